@@ -1,0 +1,164 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The trace journal: append-only segment files in the spool directory. Every trace is written
+ * here (synchronously, into the page cache) before its response is completed, so a crash of
+ * the process after the response loses nothing; fsync runs in batches for power loss. Segments
+ * are deleted once every row in them is in PostgreSQL. One writer per process: file names carry
+ * the pid, so the workers of a node share the directory without sharing files.
+ */
+export interface Segment {
+  path: string;
+  bytes: number;
+}
+
+const SEGMENT_RE = /^traces-(\d+)-(\d+)\.journal$/;
+
+export class Journal {
+  private fd: number | null = null;
+  private seq = 0;
+  private current: Segment | null = null;
+  private closedBytes = 0;
+  private dirty = false;
+  private readonly pid = process.pid;
+  /** Files this instance created: everything else in the directory belongs to someone else. */
+  private readonly mine = new Set<string>();
+
+  constructor(
+    readonly dir: string,
+    private readonly maxBytes: number,
+    private readonly segmentBytes = 64 * 1024 * 1024,
+  ) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Total bytes on disk that are not yet known to be in the database. */
+  get bytes(): number {
+    return this.closedBytes + (this.current?.bytes ?? 0);
+  }
+
+  get full(): boolean {
+    return this.bytes >= this.maxBytes;
+  }
+
+  /** Appends one line; returns the segment it went to. Throws if the disk refuses. */
+  append(line: string): Segment {
+    if (this.current && this.current.bytes >= this.segmentBytes) this.rotate();
+    if (!this.current) this.openSegment();
+    const buf = Buffer.from(line + '\n');
+    writeSync(this.fd!, buf);
+    this.current!.bytes += buf.length;
+    this.dirty = true;
+    return this.current!;
+  }
+
+  /** Forces written lines to stable storage; called once per flush interval, not per line. */
+  sync(): void {
+    if (this.fd !== null && this.dirty) {
+      fsyncSync(this.fd);
+      this.dirty = false;
+    }
+  }
+
+  /** Closes the current segment so it can be replayed or deleted; the next append opens a new one. */
+  rotate(): Segment | null {
+    const closed = this.current;
+    if (this.fd !== null) {
+      this.sync();
+      closeSync(this.fd);
+      this.fd = null;
+    }
+    if (closed) this.closedBytes += closed.bytes;
+    this.current = null;
+    return closed;
+  }
+
+  private openSegment(): void {
+    const stamp = String(Date.now()).padStart(15, '0') + String(this.seq++).padStart(6, '0');
+    const path = join(this.dir, `traces-${this.pid}-${stamp}.journal`);
+    this.fd = openSync(path, 'a', 0o600);
+    this.mine.add(path);
+    this.current = { path, bytes: 0 };
+  }
+
+  /** Bytes in the segment being written. */
+  get currentBytes(): number {
+    return this.current?.bytes ?? 0;
+  }
+
+  isCurrent(seg: Segment): boolean {
+    return seg === this.current;
+  }
+
+  /** Deletes a closed segment whose rows are all in the database. */
+  remove(seg: Segment): void {
+    if (seg === this.current) return;
+    this.mine.delete(seg.path);
+    try {
+      unlinkSync(seg.path);
+    } catch {
+      // already gone: another replayer removed it
+    }
+    this.closedBytes = Math.max(0, this.closedBytes - seg.bytes);
+  }
+
+  /**
+   * Segments left by processes that are no longer running (a crash, a restart, a database
+   * outage that outlived the process). Each is claimed by renaming it, so two workers starting
+   * together never replay the same file; the claimed files count against the bound.
+   */
+  claimOrphans(): Segment[] {
+    const claimed: Segment[] = [];
+    for (const name of readdirSync(this.dir).sort()) {
+      const m = SEGMENT_RE.exec(name) ?? /^claimed-(\d+)-(.+)$/.exec(name);
+      if (!m) continue;
+      const owner = Number(m[1]);
+      const from = join(this.dir, name);
+      // A file under our own pid that we did not write is from an earlier process (pid reuse).
+      if (this.mine.has(from) || (owner !== this.pid && isAlive(owner))) continue;
+      const to = join(this.dir, `claimed-${this.pid}-${name.replace(/^claimed-\d+-/, '')}`);
+      try {
+        renameSync(from, to);
+        this.mine.add(to);
+        const bytes = statSync(to).size;
+        this.closedBytes += bytes;
+        claimed.push({ path: to, bytes });
+      } catch {
+        // someone else claimed it first
+      }
+    }
+    return claimed;
+  }
+
+  static readRows(seg: Segment): unknown[] {
+    const text = readFileSync(seg.path, 'utf8');
+    const rows: unknown[] = [];
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        rows.push(JSON.parse(line));
+      } catch {
+        // A torn last line from a crash mid-write: its response was never completed either.
+      }
+    }
+    return rows;
+  }
+
+  close(): void {
+    if (this.fd !== null) {
+      this.sync();
+      closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

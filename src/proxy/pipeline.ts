@@ -1,0 +1,336 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { errors as undiciErrors } from 'undici';
+import { RenLayerError, isRenLayerError } from '../core/errors.js';
+import { newTraceId } from '../core/ids.js';
+import { hashApiKey, isWellFormedApiKey } from '../core/keys.js';
+import { classify, type Classification } from '../dialects/classify.js';
+import { dialectForPath, errorBody, type Dialect } from '../dialects/errors.js';
+import { agentResponseHeaders, attributionHeader, presentedKey, upstreamRequestHeaders } from './http-headers.js';
+import type { AgentEntry, ConfigSnapshot, KeyEntry, TenantEntry, UpstreamTarget } from './snapshot.js';
+import type { TraceRow, TraceWriter } from './traces.js';
+import { upstreamTarget, type Upstreams } from './upstream.js';
+
+export interface PipelineDeps {
+  snapshot: ConfigSnapshot;
+  traces: TraceWriter;
+  upstreams: Upstreams;
+  log: Logger;
+  maxBodyBytes: number;
+  defaultUpstream: string | undefined;
+  instanceId: string;
+  onCall?: (row: TraceRow) => void;
+}
+
+type Status = TraceRow['status'];
+
+/** Everything known about one call as it moves through the stages. */
+interface Call {
+  traceId: string;
+  req: IncomingMessage;
+  res: ServerResponse;
+  started: number;
+  startedAt: Date;
+  path: string;
+  dialect: Dialect;
+  key?: KeyEntry;
+  agent?: AgentEntry;
+  tenant?: TenantEntry;
+  user: string | null;
+  session: string | null;
+  body: Buffer;
+  json: unknown;
+  classification?: Classification;
+  upstream?: UpstreamTarget;
+  status: Status;
+  reason: string | null;
+  httpStatus: number;
+  upstreamStart?: number;
+  upstreamMs: number | null;
+  ttfbMs: number | null;
+  responseBytes: number;
+  stream: boolean;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+function attribution(call: Call): string | null {
+  return call.session ?? (call.agent ? `auto:${call.agent.id}:${call.user ?? '-'}:${call.startedAt.toISOString().slice(0, 13)}` : null);
+}
+
+/**
+ * The stages of SPEC §3, in order. Each stage either returns (the call goes on) or throws a
+ * RenLayerError, which is answered in the agent's dialect and traced.
+ */
+export class Pipeline {
+  constructor(private readonly deps: PipelineDeps) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const call: Call = {
+      traceId: newTraceId(),
+      req,
+      res,
+      started: performance.now(),
+      startedAt: new Date(),
+      path: req.url ?? '/',
+      dialect: dialectForPath(req.url ?? '/'),
+      user: null,
+      session: null,
+      body: Buffer.alloc(0),
+      json: undefined,
+      status: 'ALLOWED',
+      reason: null,
+      httpStatus: 0,
+      upstreamMs: null,
+      ttfbMs: null,
+      responseBytes: 0,
+      stream: false,
+    };
+    res.setHeader('x-renlayer-trace-id', call.traceId);
+    try {
+      this.authenticate(call) || (await this.authenticateFromDatabase(call));
+      this.readAttribution(call);
+      this.deps.traces.assertCapacity();
+      await this.readBody(call);
+      this.classify(call);
+      this.chooseUpstream(call);
+      await this.forward(call);
+    } catch (err) {
+      this.fail(call, err);
+    }
+  }
+
+  /** Snapshot only; false when the key is well-formed but unknown to the snapshot. */
+  private authenticate(call: Call): boolean {
+    const key = presentedKey(call.req.headers);
+    if (!key || !isWellFormedApiKey(key)) {
+      throw new RenLayerError('invalid_api_key', key ? 'the API key is not valid' : 'missing API key: send Authorization: Bearer <RenLayer key>');
+    }
+    const entry = this.deps.snapshot.findKey(hashApiKey(key));
+    if (!entry) return false;
+    this.admit(call, entry);
+    return true;
+  }
+
+  private async authenticateFromDatabase(call: Call): Promise<void> {
+    const entry = await this.deps.snapshot.lookupMissingKey(hashApiKey(presentedKey(call.req.headers)!));
+    if (!entry) throw new RenLayerError('invalid_api_key', 'the API key is not valid, revoked or expired');
+    this.admit(call, entry);
+  }
+
+  private admit(call: Call, entry: KeyEntry): void {
+    if (entry.expiresAt !== null && entry.expiresAt <= Date.now()) {
+      throw new RenLayerError('invalid_api_key', 'the API key has expired');
+    }
+    const agent = this.deps.snapshot.agent(entry.tenantId, entry.agentId);
+    const tenant = this.deps.snapshot.tenant(entry.tenantId);
+    if (!agent || !tenant) throw new RenLayerError('invalid_api_key', 'the API key is not valid, revoked or expired');
+    call.key = entry;
+    call.agent = agent;
+    call.tenant = tenant;
+    call.dialect = dialectForPath(call.path, agent.upstreamType);
+    if (!agent.enabled) throw new RenLayerError('agent_disabled', `agent ${agent.name} is disabled`);
+  }
+
+  private readAttribution(call: Call): void {
+    call.user = attributionHeader(call.req.headers, 'x-renlayer-user');
+    call.session = attributionHeader(call.req.headers, 'x-renlayer-session');
+  }
+
+  /** Bounded: a declared length over the limit is refused before a byte is read. */
+  private async readBody(call: Call): Promise<void> {
+    const max = this.deps.maxBodyBytes;
+    const declared = Number(call.req.headers['content-length'] ?? 0);
+    const tooLarge = () => new RenLayerError('payload_too_large', `the request body is larger than ${max} bytes (RENLAYER_MAX_BODY_BYTES)`);
+    if (declared > max) throw tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of call.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) throw tooLarge();
+      chunks.push(chunk);
+    }
+    call.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  }
+
+  private classify(call: Call): void {
+    const type = String(call.req.headers['content-type'] ?? '');
+    if (call.body.length > 0 && (type.includes('json') || type === '')) {
+      try {
+        call.json = JSON.parse(call.body.toString('utf8'));
+      } catch {
+        if (type.includes('json')) throw new RenLayerError('invalid_request', 'the request body is not valid JSON');
+      }
+    }
+    call.classification = classify(call.req.method ?? 'GET', call.path, call.json, call.agent!.upstreamType);
+    if (call.classification.isJsonRpc) call.dialect = 'mcp';
+  }
+
+  private chooseUpstream(call: Call): void {
+    const agent = call.agent!;
+    if (agent.upstream) {
+      call.upstream = agent.upstream;
+    } else if (this.deps.defaultUpstream) {
+      call.upstream = { url: this.deps.defaultUpstream, type: agent.upstreamType, headers: {} };
+    } else {
+      throw new RenLayerError('no_upstream', `agent ${agent.name} has no upstream and RENLAYER_DEFAULT_UPSTREAM is not set`);
+    }
+  }
+
+  private async forward(call: Call): Promise<void> {
+    const { req, res } = call;
+    const upstream = call.upstream!;
+    const target = upstreamTarget(upstream.url, call.path);
+    const abort = new AbortController();
+    let clientGone = false;
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        clientGone = true;
+        abort.abort();
+      }
+    });
+    call.upstreamStart = performance.now();
+    let response;
+    try {
+      response = await this.deps.upstreams.request(target.origin, {
+        method: (req.method ?? 'GET') as 'GET',
+        path: target.path,
+        headers: upstreamRequestHeaders(req.headers, upstream.headers, call.body.length),
+        body: call.body.length > 0 ? call.body : null,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      if (clientGone) return this.clientClosed(call);
+      throw upstreamFailure(err, upstream.url);
+    }
+    call.ttfbMs = performance.now() - call.upstreamStart;
+    call.httpStatus = response.statusCode;
+    const contentType = String(response.headers['content-type'] ?? '');
+    call.stream = contentType.includes('text/event-stream');
+    res.writeHead(response.statusCode, agentResponseHeaders(response.headers, true));
+    try {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        call.responseBytes += chunk.length;
+        if (!res.write(chunk)) await drained(res);
+        if (clientGone) break;
+      }
+    } catch (err) {
+      if (clientGone) return this.clientClosed(call);
+      // The upstream broke off mid-response. The agent must see a failure, not a clean end.
+      call.upstreamMs = performance.now() - call.upstreamStart;
+      this.finish(call, 'ALLOWED', 'upstream_error');
+      this.log(call).warn({ err: (err as Error).message }, 'upstream broke off mid-response');
+      res.destroy();
+      return;
+    }
+    if (clientGone) return this.clientClosed(call);
+    call.upstreamMs = performance.now() - call.upstreamStart;
+    this.finish(call, call.status, call.httpStatus >= 500 ? 'upstream_error' : call.reason);
+    res.end();
+  }
+
+  private clientClosed(call: Call): void {
+    call.upstreamMs = call.upstreamStart ? performance.now() - call.upstreamStart : null;
+    if (!call.httpStatus) call.httpStatus = 499;
+    this.finish(call, call.status, 'client_closed');
+  }
+
+  private fail(call: Call, err: unknown): void {
+    const e = isRenLayerError(err) ? err : null;
+    if (!e) this.log(call).error({ err }, 'unexpected error in the proxy pipeline');
+    const code = e?.code ?? 'internal_error';
+    const status = e?.status ?? 500;
+    const message = e?.message ?? 'internal error in the RenLayer proxy';
+    call.httpStatus = status;
+    if (call.tenant) {
+      const governance = code === 'invalid_request' || code === 'invalid_header' || code === 'payload_too_large'
+        || code === 'rate_limit_exceeded' || code === 'policy_denied' || code === 'agent_disabled';
+      this.finish(call, governance ? 'DENIED' : call.status, code);
+    }
+    if (call.res.headersSent) {
+      call.res.destroy();
+      return;
+    }
+    const body = JSON.stringify(errorBody(call.dialect, { code, status, message, traceId: call.traceId, extra: e?.details },
+      call.classification?.rpcId));
+    call.res.writeHead(status, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) });
+    call.res.end(body);
+  }
+
+  /** Journals the trace; runs before the response is completed (see TraceWriter.record). */
+  private finish(call: Call, status: Status, reason: string | null): void {
+    if (!call.tenant) return;
+    call.status = status;
+    call.reason = reason;
+    const ended = performance.now();
+    const latency = ended - call.started;
+    const row: TraceRow = {
+      id: call.traceId,
+      tenant_id: call.tenant.id,
+      agent_id: call.agent?.id ?? null,
+      key_id: call.key?.id ?? null,
+      end_user: call.user,
+      session_id: attribution(call),
+      action_type: call.classification?.actionType ?? 'http_request',
+      provider: call.upstream?.type ?? call.agent?.upstreamType ?? null,
+      upstream_url: call.upstream?.url ?? null,
+      model: null,
+      method: call.req.method ?? 'GET',
+      path: call.path.slice(0, 2048),
+      status,
+      reason,
+      http_status: call.httpStatus,
+      started_at: call.startedAt.toISOString(),
+      ended_at: new Date(call.startedAt.getTime() + latency).toISOString(),
+      latency_ms: latency,
+      overhead_ms: call.upstreamMs === null ? latency : Math.max(0, latency - call.upstreamMs),
+      upstream_ms: call.upstreamMs,
+      ttfb_ms: call.ttfbMs,
+      tokens_in: null,
+      tokens_out: null,
+      cost_usd: null,
+      policy_ids: [],
+      winning_policy_id: null,
+      dlp_findings: [],
+      rate_limit: null,
+      request_bytes: call.body.length,
+      response_bytes: call.responseBytes,
+      request_body: null,
+      response_body: null,
+      request_body_enc: null,
+      response_body_enc: null,
+      stream: call.stream,
+      proxy_instance_id: this.deps.instanceId,
+    };
+    try {
+      this.deps.traces.record(row);
+    } catch (err) {
+      this.log(call).error({ err: (err as Error).message }, 'could not journal the trace');
+    }
+    this.deps.onCall?.(row);
+  }
+
+  private log(call: Call): Logger {
+    return this.deps.log.child({ trace_id: call.traceId, tenant_id: call.tenant?.id, agent_id: call.agent?.id });
+  }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+function upstreamFailure(err: unknown, url: string): RenLayerError {
+  const origin = new URL(url).origin;
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    return new RenLayerError('upstream_timeout', `the upstream ${origin} did not answer in time (RENLAYER_UPSTREAM_TIMEOUT_MS)`);
+  }
+  return new RenLayerError('upstream_unavailable', `cannot reach the upstream ${origin}: ${(err as Error).message}`);
+}

@@ -1,0 +1,285 @@
+import type { Logger } from 'pino';
+import { RenLayerError } from '../core/errors.js';
+import { openJson } from '../core/secretbox.js';
+import { isConnectionError, type Database } from '../db/database.js';
+import { agentHeadersContext } from '../store/agents.js';
+
+/**
+ * The proxy's in-memory configuration: keys by hash, agents and tenant settings, rebuilt per
+ * tenant when PostgreSQL announces a change (NOTIFY from triggers in the schema), with a periodic
+ * version check for notifications lost while the listening connection was down. The hot path
+ * reads only this; the database is asked only for a key the snapshot does not know yet.
+ */
+export interface KeyEntry {
+  id: string;
+  tenantId: string;
+  agentId: string;
+  expiresAt: number | null;
+}
+
+export interface UpstreamTarget {
+  url: string;
+  type: string;
+  headers: Record<string, string>;
+}
+
+export interface AgentEntry {
+  id: string;
+  tenantId: string;
+  name: string;
+  enabled: boolean;
+  upstreamType: string;
+  upstream: UpstreamTarget | null;
+  modelPin: string | null;
+  fallbacks: UpstreamTarget[];
+}
+
+export interface TenantEntry {
+  id: string;
+  name: string;
+  defaultAction: 'ALLOW' | 'DENY';
+  enforcement: 'enforce' | 'flag_only';
+  storeBodies: 'none' | 'redacted' | 'redacted_and_encrypted';
+  settings: Record<string, unknown>;
+}
+
+interface TenantConfig {
+  tenant: TenantEntry;
+  agents: Map<string, AgentEntry>;
+  keyHashes: string[];
+  version: number;
+}
+
+export interface SnapshotOptions {
+  encryptionKey: Buffer | undefined;
+  pollIntervalMs?: number;
+  negativeCacheMs?: number;
+  /** Called after a tenant was reloaded, with the commit time of the change when known. */
+  onReload?: (tenantId: string, changedAt: Date | null) => void;
+}
+
+const NOTIFY_CHANNEL = 'renlayer_config';
+const NEGATIVE_CACHE_MAX = 10_000;
+
+export class ConfigSnapshot {
+  private readonly keys = new Map<string, KeyEntry>();
+  private readonly tenants = new Map<string, TenantConfig>();
+  /** Hashes recently looked up and not found, so a flood of bad keys cannot hammer the database. */
+  private readonly negative = new Map<string, number>();
+  private highWater = 0;
+  private loaded = false;
+  private unlisten: (() => Promise<void>) | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private reconnecting = false;
+  private stopped = false;
+  private readonly reloading = new Map<string, Promise<void>>();
+  loadedAt = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+    private readonly opts: SnapshotOptions,
+  ) {}
+
+  get ready(): boolean {
+    return this.loaded;
+  }
+
+  get version(): number {
+    return this.highWater;
+  }
+
+  /** Loads everything and subscribes to changes. Throws if the database cannot be reached. */
+  async start(): Promise<void> {
+    await this.subscribe();
+    await this.loadAll();
+    this.poller = setInterval(() => void this.poll(), this.opts.pollIntervalMs ?? 5_000);
+    this.poller.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poller) clearInterval(this.poller);
+    await this.unlisten?.().catch(() => {});
+  }
+
+  findKey(hash: string): KeyEntry | undefined {
+    return this.keys.get(hash);
+  }
+
+  agent(tenantId: string, agentId: string): AgentEntry | undefined {
+    return this.tenants.get(tenantId)?.agents.get(agentId);
+  }
+
+  tenant(tenantId: string): TenantEntry | undefined {
+    return this.tenants.get(tenantId)?.tenant;
+  }
+
+  /**
+   * A key the snapshot does not hold may have been minted a moment ago: ask the database once,
+   * then remember a miss for a short while. If the database cannot be asked the caller must
+   * answer 503, never 401 (the key may well be valid).
+   */
+  async lookupMissingKey(hash: string): Promise<KeyEntry | undefined> {
+    const now = Date.now();
+    const missUntil = this.negative.get(hash);
+    if (missUntil !== undefined && missUntil > now) return undefined;
+    let row: { tenant_id: string } | undefined;
+    try {
+      const r = await this.db.query<{ tenant_id: string }>(
+        'SELECT tenant_id FROM renlayer.api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [hash]);
+      row = r.rows[0];
+    } catch {
+      throw new RenLayerError('auth_unavailable',
+        'the key is not in this proxy\'s configuration and the database cannot be asked; retry shortly');
+    }
+    if (!row) {
+      if (this.negative.size >= NEGATIVE_CACHE_MAX) this.negative.clear();
+      this.negative.set(hash, now + (this.opts.negativeCacheMs ?? 2_000));
+      return undefined;
+    }
+    await this.reloadTenant(row.tenant_id);
+    return this.keys.get(hash);
+  }
+
+  private async subscribe(): Promise<void> {
+    this.unlisten = await this.db.listen(NOTIFY_CHANNEL, (payload) => this.onNotify(payload), (err) => this.onListenLost(err));
+  }
+
+  private onNotify(payload: string): void {
+    let msg: { tenant_id?: string; version?: number };
+    try {
+      msg = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    if (typeof msg.tenant_id !== 'string') return;
+    const known = this.tenants.get(msg.tenant_id)?.version ?? 0;
+    if (typeof msg.version === 'number' && msg.version <= known) return;
+    void this.reloadTenant(msg.tenant_id).catch((err) => this.log.warn({ err: (err as Error).message }, 'config reload failed; the version check will retry'));
+  }
+
+  private onListenLost(err: Error): void {
+    if (this.stopped || this.reconnecting) return;
+    this.reconnecting = true;
+    this.log.warn({ err: err.message }, 'lost the config notification connection; serving from the snapshot and reconnecting');
+    const retry = async (delay: number): Promise<void> => {
+      if (this.stopped) return;
+      try {
+        await this.subscribe();
+        this.reconnecting = false;
+        this.log.info('config notifications restored');
+        await this.poll();
+      } catch {
+        setTimeout(() => void retry(Math.min(delay * 2, 10_000)), delay).unref();
+      }
+    };
+    setTimeout(() => void retry(250), 250).unref();
+  }
+
+  /** Catches up on any change whose notification was missed. */
+  async poll(): Promise<void> {
+    let rows: { tenant_id: string; version: number }[];
+    try {
+      const r = await this.db.query<{ tenant_id: string; version: number }>(
+        'SELECT tenant_id, version FROM renlayer.config_versions WHERE version > $1', [this.highWater]);
+      rows = r.rows;
+    } catch (err) {
+      if (!isConnectionError(err)) this.log.warn({ err: (err as Error).message }, 'config version check failed');
+      return;
+    }
+    for (const row of rows) {
+      if ((this.tenants.get(row.tenant_id)?.version ?? 0) < row.version) {
+        await this.reloadTenant(row.tenant_id).catch(() => {});
+      } else {
+        this.highWater = Math.max(this.highWater, row.version);
+      }
+    }
+  }
+
+  private async loadAll(): Promise<void> {
+    const r = await this.db.query<{ id: string }>('SELECT id FROM renlayer.tenants');
+    for (const t of r.rows) await this.reloadTenant(t.id);
+    const v = await this.db.query<{ v: number | null }>('SELECT max(version) AS v FROM renlayer.config_versions');
+    this.highWater = Math.max(this.highWater, v.rows[0]?.v ?? 0);
+    this.loaded = true;
+    this.loadedAt = Date.now();
+  }
+
+  /** Coalesces concurrent reloads of one tenant (a burst of notifications → one query set). */
+  reloadTenant(tenantId: string): Promise<void> {
+    const running = this.reloading.get(tenantId);
+    if (running) return running.then(() => this.reloadTenant(tenantId));
+    const p = this.loadTenant(tenantId).finally(() => this.reloading.delete(tenantId));
+    this.reloading.set(tenantId, p);
+    return p;
+  }
+
+  private async loadTenant(tenantId: string): Promise<void> {
+    // Read the version first: a change committed while we read is then seen as newer next time.
+    const [ver, tenantRows, agentRows, keyRows] = await this.db.transaction(async (tx) => [
+      await tx.query<{ version: number; changed_at: Date }>('SELECT version, changed_at FROM renlayer.config_versions WHERE tenant_id = $1', [tenantId]),
+      await tx.query<{ id: string; name: string; default_action: 'ALLOW' | 'DENY'; enforcement: 'enforce' | 'flag_only'; store_bodies: TenantEntry['storeBodies']; settings: Record<string, unknown> }>(
+        'SELECT id, name, default_action, enforcement, store_bodies, settings FROM renlayer.tenants WHERE id = $1', [tenantId]),
+      await tx.query<{ id: string; name: string; enabled: boolean; upstream_type: string; upstream_url: string | null; upstream_headers_enc: string | null; model_pin: string | null; fallbacks: { url: string; type?: string }[]; fallback_headers_enc: string | null }>(
+        `SELECT id, name, enabled, upstream_type, upstream_url, upstream_headers_enc, model_pin, fallbacks, fallback_headers_enc
+           FROM renlayer.agents WHERE tenant_id = $1`, [tenantId]),
+      await tx.query<{ id: string; key_hash: string; agent_id: string; expires_at: Date | null }>(
+        `SELECT id, key_hash, agent_id, expires_at FROM renlayer.api_keys
+          WHERE tenant_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, [tenantId]),
+    ] as const);
+    const version = ver.rows[0]?.version ?? 0;
+    const old = this.tenants.get(tenantId);
+    for (const h of old?.keyHashes ?? []) this.keys.delete(h);
+    const t = tenantRows.rows[0];
+    if (!t) {
+      this.tenants.delete(tenantId);
+    } else {
+      const agents = new Map<string, AgentEntry>();
+      for (const a of agentRows.rows) agents.set(a.id, this.compileAgent(tenantId, a));
+      const keyHashes: string[] = [];
+      for (const k of keyRows.rows) {
+        this.keys.set(k.key_hash, { id: k.id, tenantId, agentId: k.agent_id, expiresAt: k.expires_at ? k.expires_at.getTime() : null });
+        this.negative.delete(k.key_hash);
+        keyHashes.push(k.key_hash);
+      }
+      this.tenants.set(tenantId, {
+        tenant: { id: t.id, name: t.name, defaultAction: t.default_action, enforcement: t.enforcement, storeBodies: t.store_bodies, settings: t.settings },
+        agents,
+        keyHashes,
+        version,
+      });
+    }
+    this.highWater = Math.max(this.highWater, version);
+    this.opts.onReload?.(tenantId, ver.rows[0]?.changed_at ?? null);
+  }
+
+  private compileAgent(tenantId: string, a: { id: string; name: string; enabled: boolean; upstream_type: string; upstream_url: string | null; upstream_headers_enc: string | null; model_pin: string | null; fallbacks: { url: string; type?: string }[]; fallback_headers_enc: string | null }): AgentEntry {
+    const headers = this.openHeaders(a.upstream_headers_enc, agentHeadersContext(tenantId, a.id), a.id);
+    const fallbackHeaders = this.openHeaders(a.fallback_headers_enc, agentHeadersContext(tenantId, a.id) + ':fallbacks', a.id) as unknown as Record<string, Record<string, string>>;
+    return {
+      id: a.id,
+      tenantId,
+      name: a.name,
+      enabled: a.enabled,
+      upstreamType: a.upstream_type,
+      upstream: a.upstream_url ? { url: a.upstream_url, type: a.upstream_type, headers } : null,
+      modelPin: a.model_pin,
+      fallbacks: (a.fallbacks ?? []).map((f) => ({ url: f.url, type: f.type ?? a.upstream_type, headers: fallbackHeaders[f.url] ?? {} })),
+    };
+  }
+
+  private openHeaders(envelope: string | null, context: string, agentId: string): Record<string, string> {
+    if (!envelope) return {};
+    if (!this.opts.encryptionKey) {
+      this.log.error({ agent_id: agentId }, 'agent has encrypted upstream headers but no RENLAYER_ENCRYPTION_KEY is set');
+      return {};
+    }
+    try {
+      return openJson<Record<string, string>>(this.opts.encryptionKey, envelope, context);
+    } catch {
+      this.log.error({ agent_id: agentId }, 'cannot decrypt the agent\'s upstream headers: RENLAYER_ENCRYPTION_KEY differs from the one that stored them');
+      return {};
+    }
+  }
+}

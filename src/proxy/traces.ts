@@ -1,0 +1,267 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { RenLayerError } from '../core/errors.js';
+import { isConnectionError, type Database } from '../db/database.js';
+import { Journal, type Segment } from './journal.js';
+
+/** One row of renlayer.traces; every column present (jsonb_populate_recordset ignores defaults). */
+export interface TraceRow {
+  id: string;
+  tenant_id: string;
+  agent_id: string | null;
+  key_id: string | null;
+  end_user: string | null;
+  session_id: string | null;
+  action_type: string;
+  provider: string | null;
+  upstream_url: string | null;
+  model: string | null;
+  method: string;
+  path: string;
+  status: 'ALLOWED' | 'FLAGGED' | 'DENIED' | 'DLP_BLOCKED' | 'DLP_WARNED';
+  reason: string | null;
+  http_status: number;
+  started_at: string;
+  ended_at: string;
+  latency_ms: number;
+  overhead_ms: number | null;
+  upstream_ms: number | null;
+  ttfb_ms: number | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  cost_usd: number | null;
+  policy_ids: string[];
+  winning_policy_id: string | null;
+  dlp_findings: unknown[];
+  rate_limit: unknown;
+  request_bytes: number | null;
+  response_bytes: number | null;
+  request_body: string | null;
+  response_body: string | null;
+  request_body_enc: string | null;
+  response_body_enc: string | null;
+  stream: boolean;
+  proxy_instance_id: string | null;
+}
+
+const INSERT = `INSERT INTO renlayer.traces
+  SELECT * FROM jsonb_populate_recordset(NULL::renlayer.traces, $1::jsonb)
+  ON CONFLICT DO NOTHING`;
+
+interface Pending {
+  row: TraceRow;
+  segment: Segment;
+}
+
+export interface TraceWriterOptions {
+  spoolDir: string;
+  maxJournalBytes: number;
+  flushIntervalMs?: number;
+  batchRows?: number;
+  retryIntervalMs?: number;
+}
+
+/**
+ * Writes traces off the request path. record() journals the row synchronously and queues it;
+ * a timer inserts queued rows in batches. While PostgreSQL is unreachable the writer stops
+ * inserting from memory and lets the journal hold everything; when the database answers again
+ * it replays the closed segments (ON CONFLICT DO NOTHING on the primary key, so a row already
+ * written before the outage is not written twice) and goes back to batching from memory.
+ */
+export class TraceWriter {
+  private queue: Pending[] = [];
+  private readonly journal: Journal;
+  /** Rows of each segment not yet in the database; a closed segment at zero is deleted. */
+  private readonly unwritten = new Map<Segment, number>();
+  /** Closed segments whose rows must come from disk (outage or an earlier process). */
+  private readonly toReplay: Segment[] = [];
+  private outage = false;
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private lastRetry = 0;
+  private readonly flushIntervalMs: number;
+  private readonly batchRows: number;
+  private readonly retryIntervalMs: number;
+  written = 0;
+  replayed = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+    private readonly opts: TraceWriterOptions,
+  ) {
+    this.journal = new Journal(opts.spoolDir, opts.maxJournalBytes);
+    this.flushIntervalMs = opts.flushIntervalMs ?? 100;
+    this.batchRows = opts.batchRows ?? 500;
+    this.retryIntervalMs = opts.retryIntervalMs ?? 1_000;
+  }
+
+  start(): void {
+    this.toReplay.push(...this.journal.claimOrphans());
+    if (this.toReplay.length > 0) this.log.info({ segments: this.toReplay.length }, 'replaying trace journal left by an earlier process');
+    this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  get journalBytes(): number {
+    return this.journal.bytes;
+  }
+
+  get inOutage(): boolean {
+    return this.outage;
+  }
+
+  /** Thrown before a call is served when its trace could not be kept (SPEC §9). */
+  assertCapacity(): void {
+    if (this.journal.full) {
+      throw new RenLayerError('trace_backlog_full',
+        'the trace journal is full while the database is unreachable; retry later');
+    }
+  }
+
+  /** Durable on return (page cache): call it before completing the response. */
+  record(row: TraceRow): void {
+    const segment = this.journal.append(JSON.stringify(row));
+    this.unwritten.set(segment, (this.unwritten.get(segment) ?? 0) + 1);
+    if (!this.outage) this.queue.push({ row, segment });
+  }
+
+  flush(): Promise<void> {
+    this.flushing ??= this.flushOnce().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    this.journal.sync();
+    if (this.outage) {
+      if (Date.now() - this.lastRetry < this.retryIntervalMs) return;
+      this.lastRetry = Date.now();
+      try {
+        await this.db.query('SELECT 1');
+      } catch {
+        return;
+      }
+      this.log.info({ journal_bytes: this.journal.bytes }, 'database reachable again; replaying trace journal');
+      this.outage = false;
+      // Rows journalled during the outage were never queued: they come back from disk.
+      this.replayFromDisk();
+    }
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, this.batchRows);
+      if (!(await this.store(batch.map((p) => p.row)))) return;
+      this.queue.splice(0, batch.length);
+      this.written += batch.length;
+      for (const p of batch) this.settle(p.segment, 1);
+    }
+    // Keep the journal small while the database keeps up: a closed segment whose rows are
+    // all written is deleted at once.
+    if (this.journal.currentBytes > 1024 * 1024) this.rotate();
+    await this.replay();
+  }
+
+  private async replay(): Promise<void> {
+    while (this.toReplay.length > 0) {
+      const seg = this.toReplay[0]!;
+      const rows = Journal.readRows(seg) as TraceRow[];
+      for (let i = 0; i < rows.length; i += this.batchRows) {
+        if (!(await this.store(rows.slice(i, i + this.batchRows)))) return;
+      }
+      this.replayed += rows.length;
+      this.toReplay.shift();
+      this.unwritten.delete(seg);
+      this.journal.remove(seg);
+    }
+  }
+
+  /** Inserts rows; false when the database is unreachable (the writer is then in outage mode). */
+  private async store(rows: TraceRow[]): Promise<boolean> {
+    try {
+      await this.insert(rows);
+      return true;
+    } catch (err) {
+      let failure = err;
+      if (!isConnectionError(err)) {
+        try {
+          await this.insertOneByOne(rows);
+          return true;
+        } catch (again) {
+          failure = again;
+        }
+      }
+      this.enterOutage(failure);
+      return false;
+    }
+  }
+
+  private enterOutage(err: unknown): void {
+    this.log.warn({ err: (err as Error).message, queued: this.queue.length },
+      'database unreachable; traces go to the journal until it returns');
+    this.outage = true;
+    this.lastRetry = Date.now();
+    // Everything queued is already on disk; from now on the journal is the only copy.
+    this.queue = [];
+    this.replayFromDisk();
+  }
+
+  /** Every segment with rows not known to be written is closed and read back from disk. */
+  private replayFromDisk(): void {
+    this.journal.rotate();
+    for (const seg of this.unwritten.keys()) if (!this.toReplay.includes(seg)) this.toReplay.push(seg);
+    this.toReplay.sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  private settle(seg: Segment, n: number): void {
+    const left = (this.unwritten.get(seg) ?? 0) - n;
+    if (left > 0 || this.journal.isCurrent(seg)) {
+      this.unwritten.set(seg, Math.max(0, left));
+      return;
+    }
+    this.unwritten.delete(seg);
+    if (!this.toReplay.includes(seg)) this.journal.remove(seg);
+  }
+
+  private async insert(rows: TraceRow[]): Promise<void> {
+    await this.db.query(INSERT, [JSON.stringify(rows)]);
+  }
+
+  /**
+   * A batch the database rejects for its content (not its reachability) is split so one bad row
+   * cannot hold back the rest; a row refused on its own is kept in a rejects file, never dropped.
+   */
+  private async insertOneByOne(rows: TraceRow[]): Promise<void> {
+    for (const row of rows) {
+      try {
+        await this.insert([row]);
+      } catch (err) {
+        if (isConnectionError(err)) throw err;
+        this.log.error({ trace_id: row.id, err: (err as Error).message }, 'trace row rejected by the database; kept in the rejects file');
+        appendFileSync(join(this.opts.spoolDir, 'rejected.ndjson'), JSON.stringify(row) + '\n', { mode: 0o600 });
+      }
+    }
+  }
+
+  /** Ends the current segment so its rows can be cleaned up; used on a timer and at shutdown. */
+  rotate(): void {
+    const closed = this.journal.rotate();
+    if (closed && (this.unwritten.get(closed) ?? 0) === 0 && !this.toReplay.includes(closed)) {
+      this.unwritten.delete(closed);
+      this.journal.remove(closed);
+    }
+  }
+
+  /** Drains the queue (clean shutdown). What the database did not take stays journalled. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.flush();
+    if (this.queue.length === 0 && !this.outage) this.rotate();
+    this.journal.close();
+  }
+}
