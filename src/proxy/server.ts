@@ -1,0 +1,134 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { newId } from '../core/ids.js';
+import type { Database } from '../db/database.js';
+import { Pipeline } from './pipeline.js';
+import { ConfigSnapshot } from './snapshot.js';
+import { TraceWriter } from './traces.js';
+import { Upstreams } from './upstream.js';
+
+export interface ProxyHandle {
+  server: Server;
+  port: number;
+  snapshot: ConfigSnapshot;
+  traces: TraceWriter;
+  /** Stop accepting, finish in-flight calls, flush traces (SIGTERM). */
+  close(): Promise<void>;
+}
+
+export interface ProxyOptions {
+  config: Config;
+  db: Database;
+  log: Logger;
+  instanceId?: string;
+}
+
+/** Paths the proxy answers itself; every other path is forwarded. */
+const OWN_PATHS = new Set(['/healthz', '/readyz']);
+
+async function databaseAnswers(db: Database): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), 1_000);
+  });
+  try {
+    return await Promise.race([db.query('SELECT 1').then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function plain(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
+  const { config, db, log } = opts;
+  const instanceId = opts.instanceId ?? newId('px');
+  const snapshot = new ConfigSnapshot(db, log, { encryptionKey: config.encryptionKey });
+  const traces = new TraceWriter(db, log, { spoolDir: config.spoolDir, maxJournalBytes: config.spoolMaxBytes });
+  const upstreams = new Upstreams(config.upstreamTimeoutMs);
+  const pipeline = new Pipeline({
+    snapshot,
+    traces,
+    upstreams,
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+    defaultUpstream: config.defaultUpstream,
+    instanceId,
+  });
+
+  let closing = false;
+  traces.start();
+  // Serve health at once; keep trying to load the snapshot while the database is away.
+  const loading = (async () => {
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        await snapshot.start();
+        log.info({ version: snapshot.version }, 'configuration snapshot loaded');
+        return;
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'cannot load the configuration snapshot yet; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+      if (closing) return;
+    }
+  })();
+
+  const inFlight = new Set<ServerResponse>();
+  const server = createServer({ noDelay: true, requestTimeout: 0 }, (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (OWN_PATHS.has(path)) {
+      if (path === '/healthz') return plain(res, 200, { status: 'ok' });
+      void (async () => {
+        if (!snapshot.ready) return plain(res, 503, { status: 'not_ready', reason: 'configuration snapshot not loaded yet' });
+        if (!(await databaseAnswers(db))) return plain(res, 503, { status: 'not_ready', reason: 'PostgreSQL does not answer' });
+        plain(res, 200, { status: 'ready', config_version: snapshot.version });
+      })();
+      return;
+    }
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+    if (closing) res.setHeader('connection', 'close');
+    void pipeline.handle(req, res);
+  });
+  // Longer than common load balancers' idle timeouts, so they close first and never race us.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ listen: `${config.listen.host}:${port}`, instance_id: instanceId }, 'proxy listening');
+
+  return {
+    server,
+    port,
+    snapshot,
+    traces,
+    async close() {
+      closing = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // In-flight calls finish (streams included); a bound keeps a stuck one from hanging shutdown.
+        const deadline = setTimeout(() => {
+          for (const res of inFlight) res.destroy();
+          server.closeAllConnections();
+        }, 30_000);
+        deadline.unref();
+      });
+      await loading.catch(() => {});
+      await snapshot.stop();
+      await traces.close();
+      await upstreams.close();
+      log.info({ written: traces.written }, 'proxy stopped');
+    },
+  };
+}
