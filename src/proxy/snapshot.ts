@@ -74,6 +74,8 @@ export class ConfigSnapshot {
   private stopped = false;
   private readonly reloading = new Map<string, Promise<void>>();
   loadedAt = 0;
+  notificationsWork = false;
+  private probeWaiter: { probe: string; resolve: (ok: boolean) => void } | null = null;
 
   constructor(
     private readonly db: Database,
@@ -93,8 +95,35 @@ export class ConfigSnapshot {
   async start(): Promise<void> {
     await this.subscribe();
     await this.loadAll();
-    this.poller = setInterval(() => void this.poll(), this.opts.pollIntervalMs ?? 5_000);
+    // Notifications are the fast path; where they cannot arrive (PgBouncer in transaction mode,
+    // an embedded database served over a socket) the version check must carry the one-second
+    // promise alone, so it runs often until the probe shows notifications work.
+    this.schedulePoll(this.opts.pollIntervalMs ?? 300);
+    this.notificationsWork = await this.probeNotifications();
+    if (this.notificationsWork) {
+      if (this.opts.pollIntervalMs === undefined) this.schedulePoll(5_000);
+    } else {
+      this.log.warn('config notifications do not arrive through this connection; checking versions every 300 ms instead');
+    }
+  }
+
+  private schedulePoll(ms: number): void {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = setInterval(() => void this.poll(), ms);
     this.poller.unref();
+  }
+
+  /** Sends ourselves a notification and waits briefly for it. */
+  private async probeNotifications(): Promise<boolean> {
+    const probe = `probe-${process.pid}-${Date.now()}`;
+    const arrived = new Promise<boolean>((resolve) => {
+      this.probeWaiter = { probe, resolve };
+      setTimeout(() => resolve(false), 2_000).unref();
+    });
+    await this.db.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, JSON.stringify({ probe })]);
+    const ok = await arrived;
+    this.probeWaiter = null;
+    return ok;
   }
 
   async stop(): Promise<void> {
@@ -147,10 +176,14 @@ export class ConfigSnapshot {
   }
 
   private onNotify(payload: string): void {
-    let msg: { tenant_id?: string; version?: number };
+    let msg: { tenant_id?: string; version?: number; probe?: string };
     try {
       msg = JSON.parse(payload);
     } catch {
+      return;
+    }
+    if (msg.probe !== undefined) {
+      if (this.probeWaiter?.probe === msg.probe) this.probeWaiter.resolve(true);
       return;
     }
     if (typeof msg.tenant_id !== 'string') return;
