@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { startApi } from '../api/app.js';
 import { migrate } from '../db/migrate.js';
 import { startMockUpstream, mockOptionsFromEnv } from '../mock/server.js';
+import { serveClusterMetrics } from '../proxy/metrics.js';
 import { startProxy } from '../proxy/server.js';
 import { output, JSON_OPTION, type Command } from './command.js';
 import { stopOnSignal } from './lifecycle.js';
@@ -65,6 +66,7 @@ async function runPrimary(log: import('pino').Logger, workers: number, runMigrat
     await db.close();
   }
   let stopping = false;
+  serveClusterMetrics();
   const fork = () => cluster.fork();
   for (let i = 0; i < workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {

@@ -7,6 +7,7 @@ import { hashApiKey, isWellFormedApiKey } from '../core/keys.js';
 import { classify, type Classification } from '../dialects/classify.js';
 import { dialectForPath, errorBody, type Dialect } from '../dialects/errors.js';
 import { agentResponseHeaders, attributionHeader, presentedKey, upstreamRequestHeaders } from './http-headers.js';
+import type { ProxyMetrics } from './metrics.js';
 import type { AgentEntry, ConfigSnapshot, KeyEntry, TenantEntry, UpstreamTarget } from './snapshot.js';
 import type { TraceRow, TraceWriter } from './traces.js';
 import { upstreamTarget, type Upstreams } from './upstream.js';
@@ -19,7 +20,7 @@ export interface PipelineDeps {
   maxBodyBytes: number;
   defaultUpstream: string | undefined;
   instanceId: string;
-  onCall?: (row: TraceRow) => void;
+  metrics: ProxyMetrics;
 }
 
 type Status = TraceRow['status'];
@@ -242,6 +243,7 @@ export class Pipeline {
     const status = e?.status ?? 500;
     const message = e?.message ?? 'internal error in the RenLayer proxy';
     call.httpStatus = status;
+    if (!call.tenant) this.deps.metrics.unauthenticated.inc();
     if (call.tenant) {
       const governance = code === 'invalid_request' || code === 'invalid_header' || code === 'payload_too_large'
         || code === 'rate_limit_exceeded' || code === 'policy_denied' || code === 'agent_disabled';
@@ -307,7 +309,11 @@ export class Pipeline {
     } catch (err) {
       this.log(call).error({ err: (err as Error).message }, 'could not journal the trace');
     }
-    this.deps.onCall?.(row);
+    const m = this.deps.metrics;
+    m.requests.inc({ status, action_type: row.action_type });
+    if (row.overhead_ms !== null) m.overhead.observe(row.overhead_ms / 1000);
+    if (row.upstream_ms !== null) m.upstream.observe(row.upstream_ms / 1000);
+    if (reason === 'rate_limit_exceeded') m.rateLimited.inc();
   }
 
   private log(call: Call): Logger {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { newId } from '../core/ids.js';
 import type { Database } from '../db/database.js';
+import { ProxyMetrics, scrape } from './metrics.js';
 import { Pipeline } from './pipeline.js';
 import { ConfigSnapshot } from './snapshot.js';
 import { TraceWriter } from './traces.js';
@@ -26,7 +27,7 @@ export interface ProxyOptions {
 }
 
 /** Paths the proxy answers itself; every other path is forwarded. */
-const OWN_PATHS = new Set(['/healthz', '/readyz']);
+const OWN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 async function databaseAnswers(db: Database): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -49,7 +50,13 @@ function plain(res: ServerResponse, status: number, body: Record<string, unknown
 export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   const { config, db, log } = opts;
   const instanceId = opts.instanceId ?? newId('px');
-  const snapshot = new ConfigSnapshot(db, log, { encryptionKey: config.encryptionKey });
+  const metrics = new ProxyMetrics();
+  const snapshot = new ConfigSnapshot(db, log, {
+    encryptionKey: config.encryptionKey,
+    onReload: (_tenant, changedAt) => {
+      if (changedAt && snapshot.ready) metrics.propagation.observe(Math.max(0, Date.now() - changedAt.getTime()) / 1000);
+    },
+  });
   const traces = new TraceWriter(db, log, { spoolDir: config.spoolDir, maxJournalBytes: config.spoolMaxBytes });
   const upstreams = new Upstreams(config.upstreamTimeoutMs);
   const pipeline = new Pipeline({
@@ -60,6 +67,21 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     maxBodyBytes: config.maxBodyBytes,
     defaultUpstream: config.defaultUpstream,
     instanceId,
+    metrics,
+  });
+  metrics.sampleWith(() => {
+    metrics.traceQueue.set(traces.queueDepth);
+    metrics.journalBytes.set(traces.journalBytes);
+    metrics.traceOutage.set(traces.inOutage ? 1 : 0);
+    metrics.configVersion.set(snapshot.version);
+    metrics.configAge.set(snapshot.loadedAt ? (Date.now() - snapshot.loadedAt) / 1000 : 0);
+    metrics.poolConnections.reset();
+    metrics.poolQueued.reset();
+    for (const p of upstreams.stats()) {
+      metrics.poolConnections.set({ origin: p.origin, state: 'busy' }, p.connected - p.free);
+      metrics.poolConnections.set({ origin: p.origin, state: 'free' }, p.free);
+      metrics.poolQueued.set({ origin: p.origin }, p.queued);
+    }
   });
 
   let closing = false;
@@ -84,6 +106,16 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     if (OWN_PATHS.has(path)) {
       if (path === '/healthz') return plain(res, 200, { status: 'ok' });
+      if (path === '/metrics') {
+        void scrape(metrics).then(
+          (text) => {
+            res.writeHead(200, { 'content-type': metrics.registry.contentType });
+            res.end(text);
+          },
+          (err: Error) => plain(res, 500, { status: 'error', reason: err.message }),
+        );
+        return;
+      }
       void (async () => {
         if (!snapshot.ready) return plain(res, 503, { status: 'not_ready', reason: 'configuration snapshot not loaded yet' });
         if (!(await databaseAnswers(db))) return plain(res, 503, { status: 'not_ready', reason: 'PostgreSQL does not answer' });
