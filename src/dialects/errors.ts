@@ -54,3 +54,23 @@ export function dialectForPath(path: string, upstreamType?: string): Dialect {
   if (p.endsWith('/messages') || p.endsWith('/messages/count_tokens')) return 'anthropic';
   return 'openai';
 }
+
+/**
+ * The event that ends a stream with a failure, in the stream's own dialect, so the agent's SDK
+ * raises an error instead of seeing a clean, truncated success (SPEC §6 "Streams"). OpenAI chat
+ * streams get a `data: {"error": …}` event and no `[DONE]`; Responses streams an `error` event;
+ * Anthropic streams an `event: error`.
+ */
+export function streamErrorEvent(api: string, e: ErrorInfo): string {
+  const renlayer = { code: e.code, trace_id: e.traceId, ...e.extra };
+  if (api === 'anthropic_messages') {
+    const body = { type: 'error', error: { type: ANTHROPIC_TYPES[e.status] ?? 'api_error', message: e.message }, renlayer };
+    return `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+  }
+  if (api === 'openai_responses') {
+    const body = { type: 'error', code: e.code, message: e.message, param: null, sequence_number: 0, renlayer };
+    return `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+  }
+  const body = { error: { message: e.message, type: 'renlayer_error', code: e.code, param: null }, renlayer };
+  return `data: ${JSON.stringify(body)}\n\n`;
+}

@@ -4,12 +4,15 @@ import { errors as undiciErrors } from 'undici';
 import { RenLayerError, isRenLayerError } from '../core/errors.js';
 import { newTraceId } from '../core/ids.js';
 import { hashApiKey, isWellFormedApiKey } from '../core/keys.js';
+import type { Dispatcher } from 'undici';
 import { classify, type Classification } from '../dialects/classify.js';
+import { apiKind, normalizeRequest, requestStreamUsage, type ApiKind, type NormalizedRequest, type Usage } from '../dialects/index.js';
 import { dialectForPath, errorBody, type Dialect } from '../dialects/errors.js';
-import { agentResponseHeaders, attributionHeader, presentedKey, upstreamRequestHeaders } from './http-headers.js';
+import { attributionHeader, presentedKey, upstreamRequestHeaders } from './http-headers.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { AgentEntry, ConfigSnapshot, KeyEntry, TenantEntry, UpstreamTarget } from './snapshot.js';
 import type { TraceRow, TraceWriter } from './traces.js';
+import { relayResponse } from './relay.js';
 import { upstreamTarget, type Upstreams } from './upstream.js';
 
 export interface PipelineDeps {
@@ -42,6 +45,10 @@ interface Call {
   body: Buffer;
   json: unknown;
   classification?: Classification;
+  api: ApiKind;
+  normalized: NormalizedRequest | null;
+  usageInjected: boolean;
+  usage: Usage | null;
   upstream?: UpstreamTarget;
   status: Status;
   reason: string | null;
@@ -54,6 +61,12 @@ interface Call {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+/** Largest JSON answer held whole (for usage and response scanning); larger ones stream through. */
+const RESPONSE_BUFFER_MAX = 32 * 1024 * 1024;
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
 
 function attribution(call: Call): string | null {
   return call.session ?? (call.agent ? `auto:${call.agent.id}:${call.user ?? '-'}:${call.startedAt.toISOString().slice(0, 13)}` : null);
@@ -79,6 +92,10 @@ export class Pipeline {
       session: null,
       body: Buffer.alloc(0),
       json: undefined,
+      api: 'http',
+      normalized: null,
+      usageInjected: false,
+      usage: null,
       status: 'ALLOWED',
       reason: null,
       httpStatus: 0,
@@ -163,8 +180,20 @@ export class Pipeline {
         if (type.includes('json')) throw new RenLayerError('invalid_request', 'the request body is not valid JSON');
       }
     }
-    call.classification = classify(call.req.method ?? 'GET', call.path, call.json, call.agent!.upstreamType);
+    const method = call.req.method ?? 'GET';
+    call.classification = classify(method, call.path, call.json, call.agent!.upstreamType);
     if (call.classification.isJsonRpc) call.dialect = 'mcp';
+    call.api = apiKind(method, call.path, call.json);
+    call.normalized = normalizeRequest(call.api, call.json);
+    // OpenAI-style streams report usage only when asked: ask, and hide the answer if the agent
+    // did not ask itself (SPEC §7).
+    if (call.normalized.stream && (call.api === 'openai_chat' || call.api === 'openai_completions') && isObject(call.json)) {
+      const rewritten = requestStreamUsage(call.json);
+      if (rewritten.injected) {
+        call.usageInjected = true;
+        call.body = Buffer.from(JSON.stringify(rewritten.body));
+      }
+    }
   }
 
   private chooseUpstream(call: Call): void {
@@ -179,9 +208,7 @@ export class Pipeline {
   }
 
   private async forward(call: Call): Promise<void> {
-    const { req, res } = call;
-    const upstream = call.upstream!;
-    const target = upstreamTarget(upstream.url, call.path);
+    const { res } = call;
     const abort = new AbortController();
     let clientGone = false;
     res.on('close', () => {
@@ -191,43 +218,68 @@ export class Pipeline {
       }
     });
     call.upstreamStart = performance.now();
-    let response;
-    try {
-      response = await this.deps.upstreams.request(target.origin, {
-        method: (req.method ?? 'GET') as 'GET',
-        path: target.path,
-        headers: upstreamRequestHeaders(req.headers, upstream.headers, call.body.length),
-        body: call.body.length > 0 ? call.body : null,
-        signal: abort.signal,
-      });
-    } catch (err) {
-      if (clientGone) return this.clientClosed(call);
-      throw upstreamFailure(err, upstream.url);
-    }
+    const response = await this.send(call, abort.signal, () => clientGone);
+    if (!response) return this.clientClosed(call);
     call.ttfbMs = performance.now() - call.upstreamStart;
     call.httpStatus = response.statusCode;
-    const contentType = String(response.headers['content-type'] ?? '');
-    call.stream = contentType.includes('text/event-stream');
-    res.writeHead(response.statusCode, agentResponseHeaders(response.headers, true));
-    try {
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        call.responseBytes += chunk.length;
-        if (!res.write(chunk)) await drained(res);
-        if (clientGone) break;
+    await relayResponse({
+      res,
+      api: call.api,
+      traceId: call.traceId,
+      usageInjected: call.usageInjected,
+      maxBuffer: RESPONSE_BUFFER_MAX,
+      clientGone: () => clientGone,
+    }, response, (r) => {
+      call.upstreamMs = performance.now() - call.upstreamStart!;
+      call.responseBytes = r.bytes;
+      call.stream = r.stream;
+      call.usage = r.usage;
+      if (r.outcome === 'client_closed') {
+        this.finish(call, call.status, 'client_closed');
+      } else if (r.outcome === 'upstream_error') {
+        this.log(call).warn({ err: r.error?.message }, 'upstream broke off mid-response');
+        this.finish(call, call.status, 'upstream_error');
+      } else {
+        this.finish(call, call.status, call.httpStatus >= 500 ? 'upstream_error' : call.reason);
       }
-    } catch (err) {
-      if (clientGone) return this.clientClosed(call);
-      // The upstream broke off mid-response. The agent must see a failure, not a clean end.
-      call.upstreamMs = performance.now() - call.upstreamStart;
-      this.finish(call, 'ALLOWED', 'upstream_error');
-      this.log(call).warn({ err: (err as Error).message }, 'upstream broke off mid-response');
-      res.destroy();
-      return;
+    });
+  }
+
+  /**
+   * Sends the call to its upstream, then to the agent's fallbacks in order when an upstream
+   * cannot be reached or answers 5xx — only ever before any byte went to the agent.
+   * Undefined when the agent went away meanwhile.
+   */
+  private async send(call: Call, signal: AbortSignal, clientGone: () => boolean): Promise<Dispatcher.ResponseData | undefined> {
+    const candidates = call.agent!.upstream ? [call.upstream!, ...call.agent!.fallbacks] : [call.upstream!];
+    for (let i = 0; i < candidates.length; i++) {
+      const upstream = candidates[i]!;
+      const last = i === candidates.length - 1;
+      const target = upstreamTarget(upstream.url, call.path);
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.deps.upstreams.request(target.origin, {
+          method: (call.req.method ?? 'GET') as Dispatcher.HttpMethod,
+          path: target.path,
+          headers: upstreamRequestHeaders(call.req.headers, upstream.headers, call.body.length),
+          body: call.body.length > 0 ? call.body : null,
+          signal,
+        });
+      } catch (err) {
+        if (clientGone()) return undefined;
+        if (last) throw upstreamFailure(err, upstream.url);
+        this.log(call).warn({ upstream: new URL(upstream.url).origin, err: (err as Error).message }, 'upstream unreachable; trying the next fallback');
+        continue;
+      }
+      if (response.statusCode >= 500 && !last) {
+        this.log(call).warn({ upstream: new URL(upstream.url).origin, status: response.statusCode }, 'upstream answered 5xx; trying the next fallback');
+        await response.body.dump().catch(() => {});
+        continue;
+      }
+      call.upstream = upstream;
+      return response;
     }
-    if (clientGone) return this.clientClosed(call);
-    call.upstreamMs = performance.now() - call.upstreamStart;
-    this.finish(call, call.status, call.httpStatus >= 500 ? 'upstream_error' : call.reason);
-    res.end();
+    return undefined;
   }
 
   private clientClosed(call: Call): void {
@@ -276,7 +328,7 @@ export class Pipeline {
       action_type: call.classification?.actionType ?? 'http_request',
       provider: call.upstream?.type ?? call.agent?.upstreamType ?? null,
       upstream_url: call.upstream?.url ?? null,
-      model: null,
+      model: call.normalized?.model ?? null,
       method: call.req.method ?? 'GET',
       path: call.path.slice(0, 2048),
       status,
@@ -288,9 +340,9 @@ export class Pipeline {
       overhead_ms: call.upstreamMs === null ? latency : Math.max(0, latency - call.upstreamMs),
       upstream_ms: call.upstreamMs,
       ttfb_ms: call.ttfbMs,
-      tokens_in: null,
-      tokens_out: null,
-      cost_usd: null,
+      tokens_in: call.usage?.inputTokens ?? null,
+      tokens_out: call.usage?.outputTokens ?? null,
+      cost_usd: call.usage ? call.tenant.prices.cost(call.normalized?.model ?? null, call.usage.inputTokens, call.usage.outputTokens) : null,
       policy_ids: [],
       winning_policy_id: null,
       dlp_findings: [],
@@ -319,18 +371,6 @@ export class Pipeline {
   private log(call: Call): Logger {
     return this.deps.log.child({ trace_id: call.traceId, tenant_id: call.tenant?.id, agent_id: call.agent?.id });
   }
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 function upstreamFailure(err: unknown, url: string): RenLayerError {

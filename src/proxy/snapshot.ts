@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { RenLayerError } from '../core/errors.js';
 import { openJson } from '../core/secretbox.js';
 import { isConnectionError, type Database } from '../db/database.js';
+import { PriceTable, type Price } from '../limits/prices.js';
 import { agentHeadersContext } from '../store/agents.js';
 
 /**
@@ -41,6 +42,8 @@ export interface TenantEntry {
   enforcement: 'enforce' | 'flag_only';
   storeBodies: 'none' | 'redacted' | 'redacted_and_encrypted';
   settings: Record<string, unknown>;
+  /** Bundled prices with the tenant's overrides. */
+  prices: PriceTable;
 }
 
 interface TenantConfig {
@@ -59,6 +62,7 @@ export interface SnapshotOptions {
 }
 
 const NOTIFY_CHANNEL = 'renlayer_config';
+const DEFAULT_PRICES = new PriceTable();
 const NEGATIVE_CACHE_MAX = 10_000;
 
 export class ConfigSnapshot {
@@ -250,7 +254,7 @@ export class ConfigSnapshot {
 
   private async loadTenant(tenantId: string): Promise<void> {
     // Read the version first: a change committed while we read is then seen as newer next time.
-    const [ver, tenantRows, agentRows, keyRows] = await this.db.transaction(async (tx) => [
+    const [ver, tenantRows, agentRows, keyRows, priceRows] = await this.db.transaction(async (tx) => [
       await tx.query<{ version: number; changed_at: Date }>('SELECT version, changed_at FROM renlayer.config_versions WHERE tenant_id = $1', [tenantId]),
       await tx.query<{ id: string; name: string; default_action: 'ALLOW' | 'DENY'; enforcement: 'enforce' | 'flag_only'; store_bodies: TenantEntry['storeBodies']; settings: Record<string, unknown> }>(
         'SELECT id, name, default_action, enforcement, store_bodies, settings FROM renlayer.tenants WHERE id = $1', [tenantId]),
@@ -260,6 +264,8 @@ export class ConfigSnapshot {
       await tx.query<{ id: string; key_hash: string; agent_id: string; expires_at: Date | null }>(
         `SELECT id, key_hash, agent_id, expires_at FROM renlayer.api_keys
           WHERE tenant_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, [tenantId]),
+      await tx.query<{ model: string; input: string; output: string }>(
+        'SELECT model, input_usd_per_mtok AS input, output_usd_per_mtok AS output FROM renlayer.model_prices WHERE tenant_id = $1', [tenantId]),
     ] as const);
     const version = ver.rows[0]?.version ?? 0;
     const old = this.tenants.get(tenantId);
@@ -277,7 +283,11 @@ export class ConfigSnapshot {
         keyHashes.push(k.key_hash);
       }
       this.tenants.set(tenantId, {
-        tenant: { id: t.id, name: t.name, defaultAction: t.default_action, enforcement: t.enforcement, storeBodies: t.store_bodies, settings: t.settings },
+        tenant: {
+          id: t.id, name: t.name, defaultAction: t.default_action, enforcement: t.enforcement, storeBodies: t.store_bodies, settings: t.settings,
+          prices: priceRows.rows.length === 0 ? DEFAULT_PRICES
+            : new PriceTable(Object.fromEntries(priceRows.rows.map((p): [string, Price] => [p.model, { input: Number(p.input), output: Number(p.output) }]))),
+        },
         agents,
         keyHashes,
         version,

@@ -1,0 +1,197 @@
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { streamErrorEvent } from '../dialects/errors.js';
+import { SseParser, interpretEvent, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type Usage } from '../dialects/index.js';
+import { agentResponseHeaders } from './http-headers.js';
+
+/**
+ * Carries an upstream answer to the agent. Three ways, by what the answer is:
+ * - SSE: parsed event by event as it flows (usage, and later DLP), unchanged events forwarded as
+ *   their original bytes, never waiting for the end of the stream;
+ * - JSON: read whole (bounded) so usage can be read — and, later, the body scanned — before the
+ *   agent gets it;
+ * - anything else, or JSON too large to hold: piped through.
+ * `beforeEnd` runs before the agent's response is completed, so the trace is journalled first.
+ */
+export type RelayOutcome = 'complete' | 'upstream_error' | 'client_closed';
+
+export interface RelayResult {
+  outcome: RelayOutcome;
+  bytes: number;
+  usage: Usage | null;
+  stream: boolean;
+  error?: Error;
+}
+
+export interface RelayContext {
+  res: ServerResponse;
+  api: ApiKind;
+  traceId: string;
+  /** The proxy added stream_options.include_usage: remove what the agent did not ask for. */
+  usageInjected: boolean;
+  /** Largest JSON answer held in memory to read usage; larger ones are piped through. */
+  maxBuffer: number;
+  clientGone(): boolean;
+}
+
+function writeOrWait(res: ServerResponse, chunk: Uint8Array | string): Promise<void> | undefined {
+  if (res.write(chunk)) return undefined;
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+function addUsage(into: Usage | null, part: Partial<Usage> | undefined): Usage | null {
+  if (!part) return into;
+  const u = into ?? { inputTokens: 0, outputTokens: 0 };
+  // Streams report running totals (OpenAI once, Anthropic per message_delta): keep the largest.
+  if (part.inputTokens !== undefined) u.inputTokens = Math.max(u.inputTokens, part.inputTokens);
+  if (part.outputTokens !== undefined) u.outputTokens = Math.max(u.outputTokens, part.outputTokens);
+  return u;
+}
+
+export async function relayResponse(
+  ctx: RelayContext,
+  upstream: Dispatcher.ResponseData,
+  beforeEnd: (r: RelayResult) => void,
+): Promise<RelayResult> {
+  const type = String(upstream.headers['content-type'] ?? '');
+  if (type.includes('text/event-stream')) return relaySse(ctx, upstream, beforeEnd);
+  if (type.includes('json') && ctx.api !== 'http') return relayJson(ctx, upstream, beforeEnd);
+  return relayRaw(ctx, upstream, [], 0, beforeEnd);
+}
+
+async function relayRaw(
+  ctx: RelayContext,
+  upstream: Dispatcher.ResponseData,
+  already: Buffer[],
+  alreadyBytes: number,
+  beforeEnd: (r: RelayResult) => void,
+  headersSent = false,
+): Promise<RelayResult> {
+  const { res } = ctx;
+  const result: RelayResult = { outcome: 'complete', bytes: alreadyBytes, usage: null, stream: false };
+  if (!headersSent) res.writeHead(upstream.statusCode, agentResponseHeaders(upstream.headers, true));
+  try {
+    for (const chunk of already) await writeOrWait(res, chunk);
+    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+      result.bytes += chunk.length;
+      await writeOrWait(res, chunk);
+      if (ctx.clientGone()) break;
+    }
+  } catch (err) {
+    result.outcome = ctx.clientGone() ? 'client_closed' : 'upstream_error';
+    result.error = err as Error;
+  }
+  if (ctx.clientGone()) result.outcome = 'client_closed';
+  beforeEnd(result);
+  // A body cut short must look cut short: no clean end the agent could mistake for success.
+  if (result.outcome === 'complete') res.end();
+  else res.destroy();
+  return result;
+}
+
+async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, beforeEnd: (r: RelayResult) => void): Promise<RelayResult> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const iterator = (upstream.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const { value, done } = await iterator.next();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+      if (size > ctx.maxBuffer) {
+        // Too large to hold: forward what we have and pipe the rest.
+        return relayRaw(ctx, { ...upstream, body: { [Symbol.asyncIterator]: () => iterator } as unknown as Dispatcher.ResponseData['body'] }, chunks, size, beforeEnd);
+      }
+      if (ctx.clientGone()) break;
+    }
+  } catch (err) {
+    const outcome: RelayOutcome = ctx.clientGone() ? 'client_closed' : 'upstream_error';
+    const result: RelayResult = { outcome, bytes: size, usage: null, stream: false, error: err as Error };
+    beforeEnd(result);
+    if (!ctx.res.headersSent && outcome === 'upstream_error') {
+      // Nothing reached the agent yet: the failure can be answered properly.
+      ctx.res.writeHead(502, { 'content-type': 'application/json' });
+      ctx.res.end(JSON.stringify({ error: { message: 'the upstream broke off its answer', type: 'renlayer_error', code: 'upstream_error', param: null }, renlayer: { code: 'upstream_error', trace_id: ctx.traceId } }));
+    } else {
+      ctx.res.destroy();
+    }
+    return result;
+  }
+  const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  let usage: Usage | null = null;
+  try {
+    usage = usageFromBody(ctx.api, JSON.parse(body.toString('utf8')));
+  } catch {
+    // Not JSON after all: forwarded unchanged, without usage.
+  }
+  const result: RelayResult = { outcome: ctx.clientGone() ? 'client_closed' : 'complete', bytes: size, usage, stream: false };
+  beforeEnd(result);
+  if (result.outcome === 'client_closed') return result;
+  const headers = agentResponseHeaders(upstream.headers, false);
+  headers['content-length'] = String(size);
+  ctx.res.writeHead(upstream.statusCode, headers);
+  ctx.res.end(body);
+  return result;
+}
+
+async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, beforeEnd: (r: RelayResult) => void): Promise<RelayResult> {
+  const { res } = ctx;
+  const result: RelayResult = { outcome: 'complete', bytes: 0, usage: null, stream: true };
+  // The body may be rewritten (usage chunk removed), so its length is the transfer's business.
+  res.writeHead(upstream.statusCode, agentResponseHeaders(upstream.headers, false));
+  res.flushHeaders();
+  const parser = new SseParser();
+  let finished = false;
+  const forward = async (events: ReturnType<SseParser['push']>) => {
+    for (const ev of events) {
+      const seen = interpretEvent(ctx.api, ev);
+      result.usage = addUsage(result.usage, seen.usage);
+      if (seen.done) finished = true;
+      if (ctx.usageInjected && !ev.comment) {
+        const data = stripInjectedUsage(ev.data);
+        if (data === null) continue;
+        if (data !== ev.data) {
+          await writeOrWait(res, serializeEvent({ event: ev.event, data, id: ev.id }));
+          continue;
+        }
+      }
+      await writeOrWait(res, ev.raw);
+    }
+  };
+  try {
+    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+      result.bytes += chunk.length;
+      await forward(parser.push(chunk));
+      if (ctx.clientGone()) break;
+    }
+    await forward(parser.end());
+  } catch (err) {
+    result.outcome = 'upstream_error';
+    result.error = err as Error;
+  }
+  if (ctx.clientGone()) {
+    result.outcome = 'client_closed';
+    beforeEnd(result);
+    return result;
+  }
+  beforeEnd(result);
+  if (result.outcome === 'upstream_error') {
+    // The agent must see a failure in its own dialect, never a clean-looking end.
+    res.end(streamErrorEvent(ctx.api, {
+      code: 'upstream_error', status: 502, traceId: ctx.traceId,
+      message: `the upstream broke off the stream${finished ? ' after its last event' : ''}`,
+    }));
+    return result;
+  }
+  res.end();
+  return result;
+}
