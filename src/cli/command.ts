@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { RenLayerError } from '../core/errors.js';
+import { isConnectionError } from '../db/database.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -78,5 +79,11 @@ export function exitCodeFor(err: unknown): { code: number; message: string } | u
   if (err instanceof UsageError) return { code: 2, message: err.message };
   if (err instanceof RenLayerError) return { code: err.code === 'usage' ? 2 : 1, message: `${err.message} (${err.code})` };
   if (err instanceof Error && err.name === 'ConfigError') return { code: 1, message: err.message };
+  // The database refused or could not be reached: the user fixes the URL or starts the server.
+  // pg's messages name the host, user or database, never the password.
+  const sqlState = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && (isConnectionError(err) || (typeof sqlState === 'string' && /^(28|3D)/.test(sqlState)))) {
+    return { code: 1, message: `cannot use the database: ${err.message || String(sqlState)} (check RENLAYER_DATABASE_URL)` };
+  }
   return undefined;
 }

@@ -46,8 +46,10 @@ function resolve(argv: string[]): { cmd: Command; rest: string[] } | undefined {
 
 export async function main(argv: string[]): Promise<number> {
   const first = argv[0];
+  // Asked-for help goes to stdout (exit 0); help shown because the command was incomplete is
+  // wrong usage: stderr, exit 2, so a script capturing stdout never mistakes it for output.
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    process.stdout.write(overview());
+    (first === undefined ? process.stderr : process.stdout).write(overview());
     return first === undefined ? 2 : 0;
   }
   if (first === '--version' || first === '-v' || first === 'version') {
@@ -59,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!found) {
       const group = groupHelp(first);
       if (group && (argv.length === 1 || argv[1] === '--help' || argv[1] === '-h')) {
-        process.stdout.write(group);
+        (argv.length === 1 ? process.stderr : process.stdout).write(group);
         return argv.length === 1 ? 2 : 0;
       }
       throw new UsageError(group ? `unknown subcommand "${argv.slice(0, 2).join(' ')}"; see renlayer ${first} --help`

@@ -42,13 +42,18 @@ export function withStandaloneSecrets(config: Config): Config {
   };
 }
 
+/** Servers on a PostgreSQL server need the encryption key; only standalone generates one. */
+export function requireServerSecrets(config: Config): void {
+  if (config.databaseUrl && !config.encryptionKey) {
+    throw new RenLayerError('config_invalid',
+      'RENLAYER_ENCRYPTION_KEY is required with RENLAYER_DATABASE_URL: 32 random bytes in base64, e.g. from `openssl rand -base64 32`');
+  }
+}
+
 /** Servers: the configured PostgreSQL, or the embedded one where allowed. */
 export async function openServerDatabase(config: Config, component: 'proxy' | 'api' | 'up'): Promise<{ db: Database; config: Config }> {
   if (config.databaseUrl) {
-    if (!config.encryptionKey) {
-      throw new RenLayerError('config_invalid',
-        'RENLAYER_ENCRYPTION_KEY is required with RENLAYER_DATABASE_URL: 32 random bytes in base64, e.g. from `openssl rand -base64 32`');
-    }
+    requireServerSecrets(config);
     return { db: openPostgres({ connectionString: config.databaseUrl, max: 10, applicationName: `renlayer-${component}` }), config };
   }
   if (component !== 'up' && !config.embedded) {

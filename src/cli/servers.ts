@@ -1,12 +1,13 @@
 import cluster from 'node:cluster';
 import { startApi } from '../api/app.js';
+import { newId } from '../core/ids.js';
 import { migrate } from '../db/migrate.js';
 import { startMockUpstream, mockOptionsFromEnv } from '../mock/server.js';
 import { serveClusterMetrics } from '../proxy/metrics.js';
 import { startProxy } from '../proxy/server.js';
 import { output, JSON_OPTION, type Command } from './command.js';
 import { stopOnSignal } from './lifecycle.js';
-import { loadRuntime, openAdminDatabase, openServerDatabase } from './runtime.js';
+import { loadRuntime, openAdminDatabase, openServerDatabase, requireServerSecrets } from './runtime.js';
 
 const NO_MIGRATE = { 'no-migrate': { type: 'boolean', description: 'do not apply schema migrations at start' } } as const;
 
@@ -46,11 +47,19 @@ export const proxyCommand: Command = {
   async run(args) {
     const rt = loadRuntime('proxy');
     const workers = rt.config.databaseUrl ? rt.config.workers : 1;
-    if (workers > 1 && cluster.isPrimary) return runPrimary(rt.log, workers, !args.values['no-migrate']);
+    if (workers > 1 && cluster.isPrimary) {
+      // Checked before forking: a worker that fails this stays up on its IPC channel, so the
+      // primary would wait forever without listening.
+      requireServerSecrets(rt.config);
+      return runPrimary(rt.log, workers, !args.values['no-migrate']);
+    }
     const { db, config } = await openServerDatabase(rt.config, 'proxy');
     // Workers leave migrations to the primary, which ran them before forking.
     if (!args.values['no-migrate'] && cluster.isPrimary) await migrate(db);
-    const proxy = await startProxy({ config, db, log: rt.log.child({ pid: process.pid }) });
+    // One instance id per node: the workers of a gateway replica report as one instance.
+    const instanceId = process.env.RL_PROXY_INSTANCE_ID;
+    const topology = workers === 1 ? 'sidecar' : 'gateway';
+    const proxy = await startProxy({ config, db, log: rt.log.child({ pid: process.pid }), topology, instanceId });
     return stopOnSignal(rt.log, async () => {
       await proxy.close();
       await db.close();
@@ -67,7 +76,8 @@ async function runPrimary(log: import('pino').Logger, workers: number, runMigrat
   }
   let stopping = false;
   serveClusterMetrics();
-  const fork = () => cluster.fork();
+  const env = { RL_PROXY_INSTANCE_ID: newId('px') };
+  const fork = () => cluster.fork(env);
   for (let i = 0; i < workers; i++) fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;

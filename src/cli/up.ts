@@ -63,20 +63,30 @@ export const upCommand: Command = {
   async run(args) {
     const rt = loadRuntime('up');
     const mock = await startMockUpstream(mockOptionsFromEnv(process.env));
-    const { db, config: opened } = await openServerDatabase(rt.config, 'up');
-    const config = { ...opened, defaultUpstream: opened.defaultUpstream ?? mock.url };
-    if (!args.values['no-migrate']) await migrate(db);
-    const key = await seedDemo(db);
-    const proxy = await startProxy({ config, db, log: rt.log.child({ component: 'proxy' }) });
-    const api = await startApi({ db, log: rt.log.child({ component: 'api' }), host: config.apiListen.host, port: config.apiListen.port });
-    const proxyUrl = `http://${formatAddress({ host: config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host, port: proxy.port })}`;
-    const apiUrl = `http://${formatAddress({ host: config.apiListen.host === '0.0.0.0' ? '127.0.0.1' : config.apiListen.host, port: api.port })}`;
-    process.stdout.write(banner(proxyUrl, apiUrl, mock.url, key, config.dataDir));
-    return stopOnSignal(rt.log, async () => {
-      await proxy.close();
-      await api.close();
-      await db.close();
-      await mock.close();
-    });
+    // A failed start (data dir in use, port taken, schema too new) must end the process: close
+    // what is already open, or its listeners keep the process alive after the error is reported.
+    const started: Array<() => Promise<void>> = [() => mock.close()];
+    try {
+      const { db, config: opened } = await openServerDatabase(rt.config, 'up');
+      started.push(() => db.close());
+      const config = { ...opened, defaultUpstream: opened.defaultUpstream ?? mock.url };
+      if (!args.values['no-migrate']) await migrate(db);
+      const key = await seedDemo(db);
+      const proxy = await startProxy({ config, db, log: rt.log.child({ component: 'proxy' }), topology: 'standalone' });
+      started.push(() => proxy.close());
+      const api = await startApi({ db, log: rt.log.child({ component: 'api' }), host: config.apiListen.host, port: config.apiListen.port });
+      const proxyUrl = `http://${formatAddress({ host: config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host, port: proxy.port })}`;
+      const apiUrl = `http://${formatAddress({ host: config.apiListen.host === '0.0.0.0' ? '127.0.0.1' : config.apiListen.host, port: api.port })}`;
+      process.stdout.write(banner(proxyUrl, apiUrl, mock.url, key, config.dataDir));
+      return stopOnSignal(rt.log, async () => {
+        await proxy.close();
+        await api.close();
+        await db.close();
+        await mock.close();
+      });
+    } catch (err) {
+      for (const close of started.reverse()) await close().catch(() => {});
+      throw err;
+    }
   },
 };

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { RenLayerError } from '../core/errors.js';
 import type { Database } from './database.js';
 import { openPglite } from './pglite.js';
+import { PgliteWireServer } from './pglite-wire.js';
 import { openPostgres } from './postgres.js';
 
 /**
@@ -58,12 +58,12 @@ export async function openEmbeddedOwner(dataDir: string): Promise<Database> {
   }
   const dir = pgdataDir(dataDir);
   const db = await openPglite(dir);
-  let server: PGLiteSocketServer | null = null;
+  let server: PgliteWireServer | null = null;
   if (dir.length <= MAX_SOCKET_DIR) {
     const socketPath = join(dir, '.s.PGSQL.5432');
     rmSync(socketPath, { force: true });
-    server = new PGLiteSocketServer({ db: db.pglite, path: socketPath, maxConnections: 16 });
-    await server.start();
+    server = new PgliteWireServer(db.pglite);
+    await server.listen({ path: socketPath });
     writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid, socketDir: dir } satisfies Owner), { mode: 0o600 });
   } else {
     writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid, socketDir: '' } satisfies Owner), { mode: 0o600 });
@@ -71,7 +71,7 @@ export async function openEmbeddedOwner(dataDir: string): Promise<Database> {
   return {
     ...db,
     async close() {
-      await server?.stop().catch(() => {});
+      await server?.close().catch(() => {});
       rmSync(join(dir, OWNER_FILE), { force: true });
       await db.close();
     },
@@ -89,7 +89,8 @@ export async function openEmbeddedClient(dataDir: string): Promise<Database> {
       throw new RenLayerError('conflict',
         `the embedded database in ${dataDir} is in use by process ${owner.pid} and its path is too long to share; use a shorter RENLAYER_DATA_DIR`);
     }
-    return openPostgres({ connectionString: socketUrl(owner.socketDir), max: 1, applicationName: 'renlayer-admin' });
+    // Two connections: migrate() holds its lock on one and applies each migration on another.
+    return openPostgres({ connectionString: socketUrl(owner.socketDir), max: 2, applicationName: 'renlayer-admin' });
   }
   return openEmbeddedOwner(dataDir);
 }

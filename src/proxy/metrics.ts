@@ -59,7 +59,11 @@ export class ProxyMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'renlayer_process_' });
-    if (cluster.isWorker) AggregatorRegistry.setRegistries([this.registry]);
+    if (cluster.isWorker) {
+      AggregatorRegistry.setRegistries([this.registry]);
+      // Constructing one is what installs the worker's answer to the primary's requests.
+      new AggregatorRegistry();
+    }
   }
 
   /** Sets what the gauges read; called once the proxy's parts exist. */

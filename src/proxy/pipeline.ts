@@ -296,7 +296,9 @@ export class Pipeline {
     const message = e?.message ?? 'internal error in the RenLayer proxy';
     call.httpStatus = status;
     if (!call.tenant) this.deps.metrics.unauthenticated.inc();
-    if (call.tenant) {
+    // A call refused because the journal is full cannot be journalled either: writing its trace
+    // would grow the journal past the bound the refusal exists to keep (SPEC §9).
+    if (call.tenant && code !== 'trace_backlog_full') {
       const governance = code === 'invalid_request' || code === 'invalid_header' || code === 'payload_too_large'
         || code === 'rate_limit_exceeded' || code === 'policy_denied' || code === 'agent_disabled';
       this.finish(call, governance ? 'DENIED' : call.status, code);

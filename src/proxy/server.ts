@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { newId } from '../core/ids.js';
 import type { Database } from '../db/database.js';
+import { startMaintenance, type Topology } from './maintenance.js';
 import { ProxyMetrics, scrape } from './metrics.js';
 import { Pipeline } from './pipeline.js';
 import { ConfigSnapshot } from './snapshot.js';
@@ -23,6 +24,7 @@ export interface ProxyOptions {
   config: Config;
   db: Database;
   log: Logger;
+  topology: Topology;
   instanceId?: string;
 }
 
@@ -124,7 +126,13 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       return;
     }
     inFlight.add(res);
-    res.on('close', () => inFlight.delete(res));
+    res.on('close', () => {
+      inFlight.delete(res);
+      // While shutting down, the keep-alive connection a finished call leaves behind must be
+      // closed: server.close() only closed the connections idle when it was called, and would
+      // otherwise wait for the agent to drop this one (up to the 30 s bound below).
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
     if (closing) res.setHeader('connection', 'close');
     void pipeline.handle(req, res);
   });
@@ -138,6 +146,10 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ listen: `${config.listen.host}:${port}`, instance_id: instanceId }, 'proxy listening');
+  const stopMaintenance = startMaintenance({
+    db, log, instanceId, topology: opts.topology, workers: config.workers, listen: `${config.listen.host}:${port}`,
+    retentionDays: config.traceRetentionDays, configVersion: () => snapshot.version,
+  });
 
   return {
     server,
@@ -157,6 +169,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
         deadline.unref();
       });
       await loading.catch(() => {});
+      await stopMaintenance();
       await snapshot.stop();
       await traces.close();
       await upstreams.close();

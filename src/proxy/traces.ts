@@ -83,6 +83,7 @@ export class TraceWriter {
   private readonly flushIntervalMs: number;
   private readonly batchRows: number;
   private readonly retryIntervalMs: number;
+  private readonly rotateBytes: number;
   written = 0;
   replayed = 0;
 
@@ -95,6 +96,9 @@ export class TraceWriter {
     this.flushIntervalMs = opts.flushIntervalMs ?? 100;
     this.batchRows = opts.batchRows ?? 500;
     this.retryIntervalMs = opts.retryIntervalMs ?? 1_000;
+    // Written rows still count against the bound until their segment is rotated away, so the
+    // segment must be rotated well before the bound, however small it is configured.
+    this.rotateBytes = Math.min(1024 * 1024, Math.floor(opts.maxJournalBytes / 4));
   }
 
   start(): void {
@@ -162,7 +166,7 @@ export class TraceWriter {
     }
     // Keep the journal small while the database keeps up: a closed segment whose rows are
     // all written is deleted at once.
-    if (this.journal.currentBytes > 1024 * 1024) this.rotate();
+    if (this.journal.currentBytes > this.rotateBytes) this.rotate();
     await this.replay();
   }
 

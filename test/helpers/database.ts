@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import pg from 'pg';
 import type { Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
+import { PgliteWireServer } from '../../src/db/pglite-wire.js';
 import { openPostgres } from '../../src/db/postgres.js';
 
 /**
@@ -53,9 +53,9 @@ async function serverDatabase(base: string): Promise<TestDatabase> {
 
 async function pgliteDatabase(): Promise<TestDatabase> {
   const pglite = await PGlite.create();
-  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0, maxConnections: 64 });
-  await server.start();
-  const port = (server as unknown as { server: { address(): { port: number } } }).server.address().port;
+  const server = new PgliteWireServer(pglite);
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  const port = server.port;
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   // The test talks to PGlite through the socket like the renlayer processes do: notifications
   // raised by its writes then reach their listening connections, as on a real server.
@@ -66,7 +66,7 @@ async function pgliteDatabase(): Promise<TestDatabase> {
     kind: 'pglite',
     async close() {
       await db.close();
-      await server.stop().catch(() => {});
+      await server.close().catch(() => {});
       await pglite.close();
     },
   };
