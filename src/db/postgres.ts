@@ -22,6 +22,28 @@ function wrap(client: pg.Pool | pg.PoolClient | pg.Client): Queryable {
   };
 }
 
+/**
+ * A client checked out of the pool has no 'error' listener: pg-pool removes its own until the
+ * client is released. A connection lost meanwhile (network cut, server restart) would then be
+ * an unhandled 'error' event, which ends the process. The query in progress is rejected anyway,
+ * so the event only has to be absorbed — and the dead client kept out of the pool.
+ */
+async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(): void }> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost = err;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release() {
+      client.off('error', onError);
+      client.release(lost);
+    },
+  };
+}
+
 export interface PostgresOptions {
   connectionString: string;
   max?: number;
@@ -45,7 +67,7 @@ export function openPostgres(opts: PostgresOptions): Database {
     query: base.query,
     exec: base.exec,
     async transaction(fn) {
-      const client = await pool.connect();
+      const { client, release } = await checkout(pool);
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));
@@ -55,15 +77,15 @@ export function openPostgres(opts: PostgresOptions): Database {
         await client.query('ROLLBACK').catch(() => {});
         throw err;
       } finally {
-        client.release();
+        release();
       }
     },
     async withConnection(fn) {
-      const client = await pool.connect();
+      const { client, release } = await checkout(pool);
       try {
         return await fn(wrap(client));
       } finally {
-        client.release();
+        release();
       }
     },
     async listen(channel, onMessage, onLost) {

@@ -226,6 +226,8 @@ export class Pipeline {
       res,
       api: call.api,
       traceId: call.traceId,
+      dialect: call.dialect,
+      rpcId: call.classification?.rpcId,
       usageInjected: call.usageInjected,
       maxBuffer: RESPONSE_BUFFER_MAX,
       clientGone: () => clientGone,
@@ -234,6 +236,7 @@ export class Pipeline {
       call.responseBytes = r.bytes;
       call.stream = r.stream;
       call.usage = r.usage;
+      if (r.status !== undefined) call.httpStatus = r.status;
       if (r.outcome === 'client_closed') {
         this.finish(call, call.status, 'client_closed');
       } else if (r.outcome === 'upstream_error') {

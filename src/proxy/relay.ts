@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { streamErrorEvent } from '../dialects/errors.js';
+import { errorBody, streamErrorEvent, type Dialect } from '../dialects/errors.js';
 import { SseParser, interpretEvent, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type Usage } from '../dialects/index.js';
 import { agentResponseHeaders } from './http-headers.js';
 
@@ -21,12 +21,17 @@ export interface RelayResult {
   usage: Usage | null;
   stream: boolean;
   error?: Error;
+  /** The status the agent received when the relay answered in the upstream's place (502). */
+  status?: number;
 }
 
 export interface RelayContext {
   res: ServerResponse;
   api: ApiKind;
   traceId: string;
+  /** The dialect errors are written in, and the JSON-RPC id an MCP error answers. */
+  dialect: Dialect;
+  rpcId?: unknown;
   /** The proxy added stream_options.include_usage: remove what the agent did not ask for. */
   usageInjected: boolean;
   /** Largest JSON answer held in memory to read usage; larger ones are piped through. */
@@ -115,12 +120,14 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
     }
   } catch (err) {
     const outcome: RelayOutcome = ctx.clientGone() ? 'client_closed' : 'upstream_error';
-    const result: RelayResult = { outcome, bytes: size, usage: null, stream: false, error: err as Error };
+    // Nothing reached the agent yet: the failure can be answered properly.
+    const answer502 = !ctx.res.headersSent && outcome === 'upstream_error';
+    const result: RelayResult = { outcome, bytes: size, usage: null, stream: false, error: err as Error, ...(answer502 ? { status: 502 } : {}) };
     beforeEnd(result);
-    if (!ctx.res.headersSent && outcome === 'upstream_error') {
-      // Nothing reached the agent yet: the failure can be answered properly.
+    if (answer502) {
       ctx.res.writeHead(502, { 'content-type': 'application/json' });
-      ctx.res.end(JSON.stringify({ error: { message: 'the upstream broke off its answer', type: 'renlayer_error', code: 'upstream_error', param: null }, renlayer: { code: 'upstream_error', trace_id: ctx.traceId } }));
+      ctx.res.end(JSON.stringify(errorBody(ctx.dialect,
+        { code: 'upstream_error', status: 502, message: 'the upstream broke off its answer', traceId: ctx.traceId }, ctx.rpcId)));
     } else {
       ctx.res.destroy();
     }

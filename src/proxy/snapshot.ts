@@ -77,6 +77,8 @@ export class ConfigSnapshot {
   private reconnecting = false;
   private stopped = false;
   private readonly reloading = new Map<string, Promise<void>>();
+  /** Versions of deleted tenants, so the version check does not reload them again and again. */
+  private readonly removed = new Map<string, number>();
   loadedAt = 0;
   notificationsWork = false;
   private probeWaiter: { probe: string; resolve: (ok: boolean) => void } | null = null;
@@ -200,12 +202,17 @@ export class ConfigSnapshot {
     if (this.stopped || this.reconnecting) return;
     this.reconnecting = true;
     this.log.warn({ err: err.message }, 'lost the config notification connection; serving from the snapshot and reconnecting');
+    // Until notifications are back, the version check alone carries the one-second promise (a
+    // revocation committed while the reconnection backs off must not wait for the slow check).
+    const relaxed = this.notificationsWork && this.opts.pollIntervalMs === undefined;
+    if (relaxed) this.schedulePoll(300);
     const retry = async (delay: number): Promise<void> => {
       if (this.stopped) return;
       try {
         await this.subscribe();
         this.reconnecting = false;
         this.log.info('config notifications restored');
+        if (relaxed && !this.stopped) this.schedulePoll(5_000);
         await this.poll();
       } catch {
         setTimeout(() => void retry(Math.min(delay * 2, 10_000)), delay).unref();
@@ -218,15 +225,18 @@ export class ConfigSnapshot {
   async poll(): Promise<void> {
     let rows: { tenant_id: string; version: number }[];
     try {
+      // Every tenant's version, not only those above the highest seen: versions come from one
+      // sequence but commit in any order, so a change holding a lower version can commit after
+      // a higher one was already loaded (its notification lost while the listener was down).
       const r = await this.db.query<{ tenant_id: string; version: number }>(
-        'SELECT tenant_id, version FROM renlayer.config_versions WHERE version > $1', [this.highWater]);
+        'SELECT tenant_id, version FROM renlayer.config_versions');
       rows = r.rows;
     } catch (err) {
       if (!isConnectionError(err)) this.log.warn({ err: (err as Error).message }, 'config version check failed');
       return;
     }
     for (const row of rows) {
-      if ((this.tenants.get(row.tenant_id)?.version ?? 0) < row.version) {
+      if ((this.tenants.get(row.tenant_id)?.version ?? this.removed.get(row.tenant_id) ?? 0) < row.version) {
         await this.reloadTenant(row.tenant_id).catch(() => {});
       } else {
         this.highWater = Math.max(this.highWater, row.version);
@@ -254,26 +264,34 @@ export class ConfigSnapshot {
 
   private async loadTenant(tenantId: string): Promise<void> {
     // Read the version first: a change committed while we read is then seen as newer next time.
-    const [ver, tenantRows, agentRows, keyRows, priceRows] = await this.db.transaction(async (tx) => [
-      await tx.query<{ version: number; changed_at: Date }>('SELECT version, changed_at FROM renlayer.config_versions WHERE tenant_id = $1', [tenantId]),
-      await tx.query<{ id: string; name: string; default_action: 'ALLOW' | 'DENY'; enforcement: 'enforce' | 'flag_only'; store_bodies: TenantEntry['storeBodies']; settings: Record<string, unknown> }>(
-        'SELECT id, name, default_action, enforcement, store_bodies, settings FROM renlayer.tenants WHERE id = $1', [tenantId]),
-      await tx.query<{ id: string; name: string; enabled: boolean; upstream_type: string; upstream_url: string | null; upstream_headers_enc: string | null; model_pin: string | null; fallbacks: { url: string; type?: string }[]; fallback_headers_enc: string | null }>(
-        `SELECT id, name, enabled, upstream_type, upstream_url, upstream_headers_enc, model_pin, fallbacks, fallback_headers_enc
-           FROM renlayer.agents WHERE tenant_id = $1`, [tenantId]),
-      await tx.query<{ id: string; key_hash: string; agent_id: string; expires_at: Date | null }>(
-        `SELECT id, key_hash, agent_id, expires_at FROM renlayer.api_keys
-          WHERE tenant_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, [tenantId]),
-      await tx.query<{ model: string; input: string; output: string }>(
-        'SELECT model, input_usd_per_mtok AS input, output_usd_per_mtok AS output FROM renlayer.model_prices WHERE tenant_id = $1', [tenantId]),
-    ] as const);
+    // One snapshot for every read: under READ COMMITTED each statement sees the latest commit, so
+    // an agent and its key committed between two reads would load the key without its agent, and
+    // that key would be refused (401) until the next reload.
+    const [ver, tenantRows, agentRows, keyRows, priceRows] = await this.db.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      return [
+        await tx.query<{ version: number; changed_at: Date }>('SELECT version, changed_at FROM renlayer.config_versions WHERE tenant_id = $1', [tenantId]),
+        await tx.query<{ id: string; name: string; default_action: 'ALLOW' | 'DENY'; enforcement: 'enforce' | 'flag_only'; store_bodies: TenantEntry['storeBodies']; settings: Record<string, unknown> }>(
+          'SELECT id, name, default_action, enforcement, store_bodies, settings FROM renlayer.tenants WHERE id = $1', [tenantId]),
+        await tx.query<{ id: string; name: string; enabled: boolean; upstream_type: string; upstream_url: string | null; upstream_headers_enc: string | null; model_pin: string | null; fallbacks: { url: string; type?: string }[]; fallback_headers_enc: string | null }>(
+          `SELECT id, name, enabled, upstream_type, upstream_url, upstream_headers_enc, model_pin, fallbacks, fallback_headers_enc
+             FROM renlayer.agents WHERE tenant_id = $1`, [tenantId]),
+        await tx.query<{ id: string; key_hash: string; agent_id: string; expires_at: Date | null }>(
+          `SELECT id, key_hash, agent_id, expires_at FROM renlayer.api_keys
+            WHERE tenant_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, [tenantId]),
+        await tx.query<{ model: string; input: string; output: string }>(
+          'SELECT model, input_usd_per_mtok AS input, output_usd_per_mtok AS output FROM renlayer.model_prices WHERE tenant_id = $1', [tenantId]),
+      ] as const;
+    });
     const version = ver.rows[0]?.version ?? 0;
     const old = this.tenants.get(tenantId);
     for (const h of old?.keyHashes ?? []) this.keys.delete(h);
     const t = tenantRows.rows[0];
     if (!t) {
       this.tenants.delete(tenantId);
+      this.removed.set(tenantId, version);
     } else {
+      this.removed.delete(tenantId);
       const agents = new Map<string, AgentEntry>();
       for (const a of agentRows.rows) agents.set(a.id, this.compileAgent(tenantId, a));
       const keyHashes: string[] = [];
