@@ -6,18 +6,21 @@ import { loadConfig, type Config } from '../config/index.js';
 import { createLogger } from '../config/logger.js';
 import { RenLayerError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
-import { openEmbeddedClient, openEmbeddedOwner } from '../db/embedded.js';
-import { migrate } from '../db/migrate.js';
-import { openPostgres } from '../db/postgres.js';
+
+// The database drivers (pg, PGlite) are loaded when a command opens a database, not for
+// `--help`, `--version` or a usage error: every command starts faster.
+const embedded = () => import('../db/embedded.js');
+const postgres = () => import('../db/postgres.js');
 
 export interface Runtime {
   config: Config;
   log: Logger;
 }
 
-export function loadRuntime(component: string, env: NodeJS.ProcessEnv = process.env): Runtime {
+/** `component` names the log lines; null when the command names its parts itself (`up`). */
+export function loadRuntime(component: string | null, env: NodeJS.ProcessEnv = process.env): Runtime {
   const config = loadConfig(env);
-  return { config, log: createLogger(config.logLevel, { component }) };
+  return { config, log: createLogger(config.logLevel, component === null ? undefined : { component }) };
 }
 
 /**
@@ -54,21 +57,24 @@ export function requireServerSecrets(config: Config): void {
 export async function openServerDatabase(config: Config, component: 'proxy' | 'api' | 'up'): Promise<{ db: Database; config: Config }> {
   if (config.databaseUrl) {
     requireServerSecrets(config);
+    const { openPostgres } = await postgres();
     return { db: openPostgres({ connectionString: config.databaseUrl, max: 10, applicationName: `renlayer-${component}` }), config };
   }
   if (component !== 'up' && !config.embedded) {
     throw new RenLayerError('config_invalid',
       `renlayer ${component} needs RENLAYER_DATABASE_URL (or RENLAYER_EMBEDDED=1 for a single-process trial); \`renlayer up\` runs everything on the embedded database`);
   }
+  const { openEmbeddedOwner } = await embedded();
   return { db: await openEmbeddedOwner(config.dataDir), config: withStandaloneSecrets(config) };
 }
 
 /** Admin commands: the configured PostgreSQL, or the embedded one (through its owner if running). */
 export async function openAdminDatabase(config: Config): Promise<{ db: Database; config: Config }> {
   const db = config.databaseUrl
-    ? openPostgres({ connectionString: config.databaseUrl, max: 2, applicationName: 'renlayer-admin' })
-    : await openEmbeddedClient(config.dataDir);
+    ? (await postgres()).openPostgres({ connectionString: config.databaseUrl, max: 2, applicationName: 'renlayer-admin' })
+    : await (await embedded()).openEmbeddedClient(config.dataDir);
   try {
+    const { migrate } = await import('../db/migrate.js');
     await migrate(db);
   } catch (err) {
     await db.close();

@@ -1,10 +1,5 @@
 import cluster from 'node:cluster';
-import { startApi } from '../api/app.js';
 import { newId } from '../core/ids.js';
-import { migrate } from '../db/migrate.js';
-import { startMockUpstream, mockOptionsFromEnv } from '../mock/server.js';
-import { serveClusterMetrics } from '../proxy/metrics.js';
-import { startProxy } from '../proxy/server.js';
 import { output, JSON_OPTION, type Command } from './command.js';
 import { stopOnSignal } from './lifecycle.js';
 import { loadRuntime, openAdminDatabase, openServerDatabase, requireServerSecrets } from './runtime.js';
@@ -33,6 +28,7 @@ export const mockUpstreamCommand: Command = {
   options: { listen: { type: 'string', description: 'address (default MOCK_LISTEN_ADDR or 127.0.0.1:9090)' } },
   async run(args) {
     const rt = loadRuntime('mock');
+    const { startMockUpstream, mockOptionsFromEnv } = await import('../mock/server.js');
     const mock = await startMockUpstream(mockOptionsFromEnv(process.env, args.values.listen as string | undefined));
     rt.log.info({ url: mock.url }, 'mock upstream listening');
     return stopOnSignal(rt.log, () => mock.close());
@@ -54,6 +50,7 @@ export const proxyCommand: Command = {
       return runPrimary(rt.log, workers, !args.values['no-migrate']);
     }
     const { db, config } = await openServerDatabase(rt.config, 'proxy');
+    const [{ migrate }, { startProxy }] = await Promise.all([import('../db/migrate.js'), import('../proxy/server.js')]);
     // Workers leave migrations to the primary, which ran them before forking.
     if (!args.values['no-migrate'] && cluster.isPrimary) await migrate(db);
     // One instance id per node: the workers of a gateway replica report as one instance.
@@ -75,16 +72,31 @@ async function runPrimary(log: import('pino').Logger, workers: number, runMigrat
     await db.close();
   }
   let stopping = false;
-  serveClusterMetrics();
+  (await import('../proxy/metrics.js')).serveClusterMetrics();
   const env = { RL_PROXY_INSTANCE_ID: newId('px') };
   const fork = () => cluster.fork(env);
   for (let i = 0; i < workers; i++) fork();
+  // A worker that dies is replaced; workers that keep dying at start (bad configuration, the
+  // database unreachable with --no-migrate) are a crash loop, and the primary gives up on it.
+  const recentDeaths: number[] = [];
+  let giveUp: ((code: number) => void) | null = null;
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    const now = Date.now();
+    recentDeaths.push(now);
+    while (recentDeaths.length > 0 && recentDeaths[0]! < now - 30_000) recentDeaths.shift();
+    if (recentDeaths.length >= 5) {
+      log.error({ deaths: recentDeaths.length }, 'proxy workers keep dying at start; giving up (see their errors above)');
+      stopping = true;
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+      giveUp?.(1);
+      return;
+    }
     log.error({ worker_pid: worker.process.pid, code, signal }, 'proxy worker died; starting a new one');
-    setTimeout(fork, 100);
+    setTimeout(fork, 100 * recentDeaths.length);
   });
   return new Promise((resolve) => {
+    giveUp = resolve;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
@@ -110,6 +122,7 @@ export const apiCommand: Command = {
   async run(args) {
     const rt = loadRuntime('api');
     const { db } = await openServerDatabase(rt.config, 'api');
+    const [{ migrate }, { startApi }] = await Promise.all([import('../db/migrate.js'), import('../api/app.js')]);
     if (!args.values['no-migrate']) await migrate(db);
     const api = await startApi({ db, log: rt.log, host: rt.config.apiListen.host, port: rt.config.apiListen.port });
     return stopOnSignal(rt.log, async () => {

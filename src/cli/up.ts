@@ -1,9 +1,5 @@
-import { startApi } from '../api/app.js';
 import { formatAddress } from '../config/index.js';
 import type { Database } from '../db/database.js';
-import { migrate } from '../db/migrate.js';
-import { startMockUpstream, mockOptionsFromEnv } from '../mock/server.js';
-import { startProxy } from '../proxy/server.js';
 import { createAgent } from '../store/agents.js';
 import { addOperator } from '../store/operators.js';
 import { createTenant, findTenantByName } from '../store/tenants.js';
@@ -61,7 +57,10 @@ export const upCommand: Command = {
   usage: 'up [--no-migrate]',
   options: { 'no-migrate': { type: 'boolean', description: 'do not apply schema migrations at start' } },
   async run(args) {
-    const rt = loadRuntime('up');
+    const rt = loadRuntime(null);
+    const [{ startApi }, { migrate }, { startMockUpstream, mockOptionsFromEnv }, { startProxy }] = await Promise.all([
+      import('../api/app.js'), import('../db/migrate.js'), import('../mock/server.js'), import('../proxy/server.js'),
+    ]);
     const mock = await startMockUpstream(mockOptionsFromEnv(process.env));
     // A failed start (data dir in use, port taken, schema too new) must end the process: close
     // what is already open, or its listeners keep the process alive after the error is reported.

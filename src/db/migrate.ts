@@ -30,6 +30,23 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
     });
 }
 
+/**
+ * On a server the migration runs on the connection holding the lock (a pool of one is enough);
+ * PGlite is one session, where db.transaction() is what keeps other callers out meanwhile.
+ */
+async function inTransaction<T>(db: Database, conn: Queryable, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  if (db.kind === 'pglite') return db.transaction(fn);
+  await conn.query('BEGIN');
+  try {
+    const result = await fn(conn);
+    await conn.query('COMMIT');
+    return result;
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
 export interface MigrateResult {
   applied: string[];
   version: number;
@@ -75,7 +92,7 @@ export async function migrate(db: Database, migrations: Migration[] = loadMigrat
       const applied: string[] = [];
       for (const m of migrations) {
         if (done.has(m.version)) continue;
-        const ran = await db.transaction(async (tx) => {
+        const ran = await inTransaction(db, conn, async (tx) => {
           const again = await tx.query('SELECT 1 FROM renlayer.schema_migrations WHERE version = $1', [m.version]);
           if (again.rowCount > 0) return false;
           await tx.exec(m.sql);

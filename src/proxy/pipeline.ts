@@ -330,7 +330,8 @@ export class Pipeline {
       key_id: call.key?.id ?? null,
       end_user: call.user,
       session_id: attribution(call),
-      action_type: call.classification?.actionType ?? 'http_request',
+      // Answered before the body was read: the path and the agent still say what it was.
+      action_type: (call.classification ?? classify(call.req.method ?? 'GET', call.path, undefined, call.agent?.upstreamType ?? 'http')).actionType,
       provider: call.upstream?.type ?? call.agent?.upstreamType ?? null,
       upstream_url: call.upstream?.url ?? null,
       model: call.normalized?.model ?? null,
