@@ -1,0 +1,269 @@
+/**
+ * The reference matcher: how one detector turns a text into candidates. The engine runs the
+ * same function after its RE2.Set prefilter says a detector may hit, and the catalog tests run
+ * it on every example, so what the tests prove is what the proxy does.
+ */
+import RE2 from 're2';
+import type { Detector, Severity } from './types.js';
+
+export interface Candidate {
+  /** UTF-16 index of the value in the text (JavaScript string index). */
+  start: number;
+  end: number;
+  value: string;
+  /** 0 < confidence ≤ 1. */
+  confidence: number;
+}
+
+/** Confidence used when a detector has no `confidence` function and its checks passed. */
+export const DEFAULT_CONFIDENCE = 0.9;
+
+/**
+ * At or below this confidence a candidate is a stand-in (placeholder, documentation key, masked
+ * value): the engine reports it at severity LOW whatever the detector's default severity, so it
+ * is recorded (and visible) but never blocks or warns. Above it, the detector's severity applies.
+ */
+export const LOW_CONFIDENCE = 0.3;
+
+/** The severity a finding is reported at: LOW for low-confidence candidates, else the given one. */
+export function effectiveSeverity(severity: Severity, confidence: number): Severity {
+  return confidence <= LOW_CONFIDENCE ? 'LOW' : severity;
+}
+
+const compiled = new WeakMap<Detector, RE2>();
+
+/**
+ * The detector's pattern compiled for extraction: global, plus group indices (`d`) only when the
+ * pattern has a `value` group (indices cost time on every match). Cached per detector object.
+ */
+export function compileDetector(detector: Detector): RE2 {
+  let re = compiled.get(detector);
+  if (!re) {
+    const extra = (detector.flags ?? '').replace(/[gdy]/g, '');
+    const indices = detector.pattern.includes('(?P<value>') ? 'd' : '';
+    re = new RE2(detector.pattern, 'g' + indices + extra);
+    compiled.set(detector, re);
+  }
+  return re;
+}
+
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+
+/**
+ * Whether one of the context words occurs, as a whole word (or as a prefix when written with a
+ * trailing `*`), within `window` characters before `start`. Case-insensitive.
+ */
+export function hasContext(
+  text: string,
+  start: number,
+  context: NonNullable<Detector['context']>,
+): boolean {
+  const from = Math.max(0, start - context.window);
+  const before = text.slice(from, start).toLowerCase();
+  for (const raw of context.words) {
+    const prefix = raw.endsWith('*');
+    const word = (prefix ? raw.slice(0, -1) : raw).toLowerCase();
+    for (let i = before.indexOf(word); i !== -1; i = before.indexOf(word, i + 1)) {
+      const left = i === 0 ? (text[from - 1] ?? '') : before[i - 1]!;
+      const j = i + word.length;
+      const right = j < before.length ? before[j]! : (text[start] ?? '');
+      // Boundaries matter only where the word itself begins or ends with a letter or digit
+      // ("ss#" may touch the number that follows it).
+      if (WORD_CHAR.test(word[0]!) && WORD_CHAR.test(left)) continue;
+      if (!prefix && WORD_CHAR.test(word[word.length - 1]!) && WORD_CHAR.test(right)) continue;
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Every candidate of `detector` in `text`: leftmost non-overlapping pattern matches (the `value`
+ * group when the pattern has one), kept when the keyword prefilter, context words and validator
+ * pass and the confidence is above 0. `lowerText` is `text.toLowerCase()` when the caller has it.
+ */
+export function findCandidates(detector: Detector, text: string, lowerText?: string): Candidate[] {
+  if (detector.keywords && detector.keywords.length > 0) {
+    const lower = lowerText ?? text.toLowerCase();
+    if (!detector.keywords.some((k) => lower.includes(k.toLowerCase()))) return [];
+  }
+  const re = compileDetector(detector);
+  re.lastIndex = 0;
+  const out: Candidate[] = [];
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    if (m[0].length === 0) {
+      re.lastIndex++;
+      continue;
+    }
+    const group = m.indices?.groups?.value;
+    const value = m.groups?.value ?? m[0];
+    const start = group ? group[0] : m.index;
+    if (value === '' || value === undefined) continue;
+    if (detector.context && !hasContext(text, start, detector.context)) continue;
+    if (detector.validate && !detector.validate(value)) continue;
+    const raw = detector.confidence ? detector.confidence(value, text, start) : DEFAULT_CONFIDENCE;
+    if (!(raw > 0)) continue;
+    out.push({ start, end: start + value.length, value, confidence: Math.min(1, raw) });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Longest possible match, for the stream scanner's hold-back window
+
+/**
+ * The most UTF-16 code units a match of this RE2 pattern can span, or Infinity when it has an
+ * unbounded repetition (`*`, `+`, `{n,}`). Counts any character class that can match outside
+ * the Basic Multilingual Plane (negated classes, `.`, `\P…`, `\p…`) as 2.
+ */
+export function maxMatchLength(pattern: string): number {
+  let i = 0;
+
+  const parseAlternation = (): number => {
+    let best = parseSequence();
+    while (pattern[i] === '|') {
+      i++;
+      best = Math.max(best, parseSequence());
+    }
+    return best;
+  };
+
+  const parseSequence = (): number => {
+    let total = 0;
+    while (i < pattern.length && pattern[i] !== '|' && pattern[i] !== ')') {
+      const atom = parseAtom();
+      total += applyQuantifier(atom);
+    }
+    return total;
+  };
+
+  const applyQuantifier = (atom: number): number => {
+    const c = pattern[i];
+    let result = atom;
+    let quantified = true;
+    if (c === '*' || c === '+') {
+      i++;
+      result = atom === 0 ? 0 : Infinity;
+    } else if (c === '?') {
+      i++;
+    } else if (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i))) {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i))!;
+      i += m[0].length;
+      if (m[2] === undefined) result = atom * Number(m[1]);
+      else if (m[3] === '') result = atom === 0 ? 0 : Infinity;
+      else result = atom * Number(m[3]);
+    } else {
+      quantified = false;
+    }
+    if (quantified && pattern[i] === '?') i++; // lazy
+    return result;
+  };
+
+  const parseEscape = (): number => {
+    // pattern[i] === '\\'
+    const c = pattern[i + 1] ?? '';
+    i += 2;
+    if ('bBAz'.includes(c)) return 0;
+    if (c === 'p' || c === 'P') {
+      if (pattern[i] === '{') i = pattern.indexOf('}', i) + 1;
+      else i++;
+      return 2;
+    }
+    if (c === 'x') {
+      if (pattern[i] === '{') {
+        const close = pattern.indexOf('}', i);
+        const cp = parseInt(pattern.slice(i + 1, close), 16);
+        i = close + 1;
+        return cp > 0xffff ? 2 : 1;
+      }
+      i += 2;
+      return 1;
+    }
+    if ('SWD'.includes(c)) return 2;
+    if (c === 'Q') throw new Error('maxMatchLength: \\Q…\\E is not supported');
+    return 1;
+  };
+
+  const parseClass = (): number => {
+    // pattern[i] === '['
+    i++;
+    let wide = false;
+    if (pattern[i] === '^') {
+      wide = true;
+      i++;
+    }
+    if (pattern[i] === ']') i++;
+    while (i < pattern.length && pattern[i] !== ']') {
+      if (pattern[i] === '\\') {
+        const c = pattern[i + 1] ?? '';
+        if ('pPSWD'.includes(c)) wide = true;
+        if (c === 'x' && pattern[i + 2] === '{') {
+          const close = pattern.indexOf('}', i);
+          if (parseInt(pattern.slice(i + 3, close), 16) > 0xffff) wide = true;
+          i = close + 1;
+          continue;
+        }
+        if ((c === 'p' || c === 'P') && pattern[i + 2] === '{') {
+          i = pattern.indexOf('}', i) + 1;
+          continue;
+        }
+        i += 2;
+      } else if (pattern.startsWith('[:', i)) {
+        i = pattern.indexOf(':]', i) + 2;
+      } else {
+        const cp = pattern.codePointAt(i)!;
+        if (cp > 0xffff) wide = true;
+        i += cp > 0xffff ? 2 : 1;
+      }
+    }
+    i++; // ]
+    return wide ? 2 : 1;
+  };
+
+  const parseAtom = (): number => {
+    const c = pattern[i]!;
+    if (c === '(') {
+      i++;
+      if (pattern[i] === '?') {
+        i++;
+        if (pattern[i] === 'P' && pattern[i + 1] === '<') {
+          i = pattern.indexOf('>', i) + 1;
+        } else {
+          // Flags: (?i) sets flags for the rest (zero width); (?i:…) is a group.
+          while (i < pattern.length && /[a-zA-Z-]/.test(pattern[i]!)) i++;
+          if (pattern[i] === ')') {
+            i++;
+            return 0;
+          }
+          i++; // ':'
+        }
+      }
+      const inner = parseAlternation();
+      i++; // ')'
+      return inner;
+    }
+    if (c === '[') return parseClass();
+    if (c === '\\') return parseEscape();
+    if (c === '^' || c === '$') {
+      i++;
+      return 0;
+    }
+    if (c === '.') {
+      i++;
+      return 2;
+    }
+    const cp = pattern.codePointAt(i)!;
+    i += cp > 0xffff ? 2 : 1;
+    return cp > 0xffff ? 2 : 1;
+  };
+
+  const result = parseAlternation();
+  if (i < pattern.length) throw new Error(`maxMatchLength: unbalanced ')' at ${i}`);
+  return result;
+}
+
+/** The longest value this detector can report: its declared `maxLength`, else the pattern's bound. */
+export function detectorMaxLength(detector: Detector): number {
+  return detector.maxLength ?? maxMatchLength(detector.pattern);
+}
