@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,7 @@ import { startMockUpstream, type MockServer } from '../src/mock/server.js';
 import { createTenant } from '../src/store/tenants.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { eventually, tenantWithAgent, TEST_ENCRYPTION_KEY } from './helpers/fixtures.js';
-import { baseEnv, BIN, ROOT, runCli, type RunResult } from './helpers/processes.js';
+import { baseEnv, ROOT, runCli, type RunResult } from './helpers/processes.js';
 import { startProxyProcess, type ProxyProcess } from './helpers/proxy.js';
 
 // The command-line contract (SPEC §1 "Command-line contract", §2) as scripts and operators see
@@ -75,29 +74,6 @@ async function cliFails(args: string[], reason: RegExp | string): Promise<RunRes
   return r;
 }
 
-/**
- * Like runCli, but a command that does not end is killed and reported: "stops the program" is
- * what these tests check, and a hang must fail with a message, not stall the suite.
- */
-function runWithin(args: string[], environment: NodeJS.ProcessEnv, ms = 20_000): Promise<RunResult & { hung: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: environment, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let hung = false;
-    const timer = setTimeout(() => {
-      hung = true;
-      child.kill('SIGKILL');
-    }, ms);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, hung });
-    });
-  });
-}
 
 async function chat(key: string, headers: Record<string, string> = {}) {
   const res = await fetch(proxy.url + '/v1/chat/completions', {
@@ -111,6 +87,9 @@ async function chat(key: string, headers: Record<string, string> = {}) {
 
 /** Set-up that is not under test: straight into the database. */
 const newTenant = () => createTenant(t.db, uniqueName('cli'));
+
+/** Commands these tests expect to end: killed (and reported as hung) after 20 s. */
+const runCliWithin = (args: string[], e: NodeJS.ProcessEnv) => runCli(args, e, { timeoutMs: 20_000 });
 
 describe('help, version and usage errors', () => {
   it('answers --help with exit 0 on stdout for the top level, every group and every command', async () => {
@@ -401,7 +380,7 @@ describe('configuration errors stop the program', () => {
       { variable: 'RENLAYER_DATABASE_URL', value: `postgres://renlayer:${PASSWORD}@[db/renlayer`, secret: PASSWORD, args: ['tenant', 'create', '--name', 'never-created'] },
     ];
     const results = await Promise.all(cases.map(({ variable, value, args }) =>
-      runWithin(args ?? ['proxy'], env({ RENLAYER_LISTEN_ADDR: '127.0.0.1:0', RENLAYER_WORKERS: '1', [variable]: value }))));
+      runCliWithin(args ?? ['proxy'], env({ RENLAYER_LISTEN_ADDR: '127.0.0.1:0', RENLAYER_WORKERS: '1', [variable]: value }))));
     results.forEach((r, i) => {
       const { variable, value, secret, args } = cases[i]!;
       const what = `${variable}=${value} renlayer ${(args ?? ['proxy']).join(' ')}`;
@@ -416,7 +395,7 @@ describe('configuration errors stop the program', () => {
   }, SLOW);
 
   it('reports an unreachable database in one line, without the password in its URL', async () => {
-    const r = await runWithin(['tenant', 'create', '--name', 'never-created'],
+    const r = await runCliWithin(['tenant', 'create', '--name', 'never-created'],
       env({ RENLAYER_DATABASE_URL: `postgres://renlayer:${PASSWORD}@127.0.0.1:1/renlayer` }));
     expect(r.hung).toBe(false);
     expect(r.code).not.toBe(0);
@@ -427,7 +406,7 @@ describe('configuration errors stop the program', () => {
   });
 
   it('refuses to run proxy or api without RENLAYER_DATABASE_URL unless RENLAYER_EMBEDDED=1, naming both', async () => {
-    const results = await Promise.all(['proxy', 'api'].map((command) => runWithin([command], env({
+    const results = await Promise.all(['proxy', 'api'].map((command) => runCliWithin([command], env({
       RENLAYER_DATABASE_URL: undefined, RENLAYER_LISTEN_ADDR: '127.0.0.1:0', RENLAYER_API_LISTEN_ADDR: '127.0.0.1:0',
     }))));
     for (const r of results) {
@@ -440,7 +419,7 @@ describe('configuration errors stop the program', () => {
   });
 
   it('refuses to run the proxy on PostgreSQL without RENLAYER_ENCRYPTION_KEY, with one worker or several', async () => {
-    const results = await Promise.all(['1', '2'].map((workers) => runWithin(['proxy', '--no-migrate'], env({
+    const results = await Promise.all(['1', '2'].map((workers) => runCliWithin(['proxy', '--no-migrate'], env({
       RENLAYER_ENCRYPTION_KEY: undefined, RENLAYER_WORKERS: workers, RENLAYER_LISTEN_ADDR: '127.0.0.1:0',
     }))));
     results.forEach((r, i) => {

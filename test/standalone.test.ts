@@ -1,8 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './helpers/fixtures.js';
-import { baseEnv, BIN, ROOT, runCli, startServer, type RunResult, type Running } from './helpers/processes.js';
+import { baseEnv, runCli, startServer, type Running } from './helpers/processes.js';
 
 // `renlayer up` as a first-time user meets it (SPEC §1 "Standalone", "Command-line contract"):
 // one command on a fresh data directory, the printed curl, `renlayer traces tail`, a restart.
@@ -88,26 +88,6 @@ async function tracesTail(): Promise<Record<string, any>[]> {
   return JSON.parse(r.stdout) as Record<string, any>[];
 }
 
-/** Runs a command that is expected to end, killing it (and failing) if it does not. */
-function runWithin(args: string[], ms: number): Promise<RunResult & { hung: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: env(), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let hung = false;
-    const timer = setTimeout(() => {
-      hung = true;
-      child.kill('SIGKILL');
-    }, ms);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, hung });
-    });
-  });
-}
 
 function portOf(running: Running, message: string): number {
   for (const line of running.stderr().split('\n')) {
@@ -171,7 +151,7 @@ describe('renlayer up in a fresh data directory', () => {
   }, SLOW);
 
   it('refuses a second `renlayer up` on the same data directory while the first runs', async () => {
-    const r = await runWithin(['up'], 60_000);
+    const r = await runCli(['up'], env(), { timeoutMs: 60_000 });
     expect(r.hung, `the second up kept running:\n${r.stderr}`).toBe(false);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/in use/);

@@ -5,6 +5,7 @@ import type { Database } from './database.js';
 import { openPglite } from './pglite.js';
 import { PgliteWireServer } from './pglite-wire.js';
 import { openPostgres } from './postgres.js';
+import { isAlive } from '../core/process.js';
 
 /**
  * The embedded database (PGlite) lives in one process. That process also serves it on a Unix
@@ -25,14 +26,6 @@ function pgdataDir(dataDir: string): string {
   return join(dataDir, 'pgdata');
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function liveOwner(dataDir: string): Owner | undefined {
   const file = join(pgdataDir(dataDir), OWNER_FILE);

@@ -16,19 +16,32 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** The command did not end within timeoutMs and was killed. */
+  hung: boolean;
 }
 
-/** Runs a renlayer command to completion. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<RunResult> {
+/**
+ * Runs a renlayer command to completion. A command expected to end that does not is killed after
+ * timeoutMs and reported as hung, so a regression fails with a message instead of stalling.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 60_000);
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, hung });
+    });
+    child.stdin.end(opts.input ?? '');
   });
 }
 
