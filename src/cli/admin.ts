@@ -150,7 +150,8 @@ export const tracesTail: Command = {
     const human = rows.length === 0
       ? 'no traces yet'
       : rows.map((r) => [r.started_at, r.id, r.status.padEnd(11), String(r.http_status), r.action_type.padEnd(15),
-        r.reason ?? '-', `${r.method} ${r.path}`, `${r.latency_ms.toFixed(1)}ms`].join('  ')).join('\n');
+        r.reason ?? '-', `${r.method} ${r.path}`, r.model ?? '-',
+        r.tokens_in === null ? '-' : `${r.tokens_in}→${r.tokens_out ?? 0} tok`, `${r.latency_ms.toFixed(1)}ms`].join('  ')).join('\n');
     output(args, rows, human);
   },
 };
