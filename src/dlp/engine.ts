@@ -1,0 +1,297 @@
+/**
+ * The DLP engine (SPEC §6): a tenant's effective detector set compiled once per configuration
+ * change, and a pure scan of the normalised texts of a request or response. No I/O here; the
+ * proxy, the stream scanner and `renlayer dlp scan` all call these functions.
+ */
+import { createHmac } from 'node:crypto';
+import RE2 from 're2';
+import type { TextPart } from '../dialects/types.js';
+import { keywordMatcher, keywordPattern, validateCustomPattern, type CustomPattern, type DlpAction } from './custom.js';
+import { BUILTIN_DETECTORS } from './detectors/index.js';
+import { effectiveSeverity, findCandidates, LOW_CONFIDENCE, type Candidate } from './match.js';
+import type { Detector, Severity } from './types.js';
+
+export { canMatchEmpty, DLP_ACTIONS, SEVERITIES, validateCustomPattern } from './custom.js';
+export type { CustomPattern, DlpAction } from './custom.js';
+export { redactJson, redactText } from './redact.js';
+
+export type Direction = 'request' | 'response';
+
+export interface DetectorOverride {
+  severity?: Severity;
+  enabled?: boolean;
+  /** Agent ids for which the class is not scanned. */
+  disabledAgents?: string[];
+  action?: DlpAction;
+}
+
+export interface TenantDlpConfig {
+  /** By class (`pii.email`, `custom.employee-id`); applies to every detector of the class. */
+  overrides: Record<string, DetectorOverride>;
+  patterns: CustomPattern[];
+  /** Values exempt for a class, e.g. the test card `4111 1111 1111 1111`. */
+  allow: { class: string; value: string }[];
+  /** Severity → action mapping; missing severities keep the default. */
+  actions?: Partial<Record<Severity, DlpAction>>;
+}
+
+export interface Finding {
+  class: string;
+  severity: Severity;
+  direction: Direction;
+  /** start/end: JavaScript string indices within the text at `path`. */
+  location: { path: string; start: number; end: number };
+  confidence: number;
+  /** HMAC-SHA256(salt, value), hex, first 16 characters: groups repeats without storing the value. */
+  hash: string;
+  action: DlpAction;
+}
+
+/** SPEC §6: CRITICAL blocks, HIGH and MEDIUM warn, LOW records. */
+export const DEFAULT_ACTIONS: Readonly<Record<Severity, DlpAction>> = Object.freeze({
+  CRITICAL: 'block',
+  HIGH: 'warn',
+  MEDIUM: 'warn',
+  LOW: 'record',
+});
+
+/** One compiled detector: a built-in or custom pattern with the tenant's overrides applied. */
+interface Entry {
+  class: string;
+  severity: Severity;
+  /** Per-detector or per-pattern action; wins over the severity mapping. */
+  action: DlpAction | undefined;
+  appliesTo: Direction | 'both';
+  disabledAgents: ReadonlySet<string>;
+  /** More specific classes win overlaps (see `specificity`). */
+  specificity: number;
+  extract(text: string, lower: () => string): Candidate[];
+}
+
+export interface CompiledDlp {
+  readonly entries: readonly Entry[];
+  /** Prefilter over every entry's pattern, index for index; null when nothing is enabled. */
+  readonly set: InstanceType<typeof RE2.Set> | null;
+  readonly allow: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly actions: Readonly<Record<Severity, DlpAction>>;
+  readonly salt: string;
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 3, HIGH: 2, MEDIUM: 1, LOW: 0 };
+
+/**
+ * Overlap order: a named credential, card or government id (and a tenant's own pattern, which
+ * says exactly what the tenant cares about) is more specific than a generic `key = value`
+ * secret, which is more specific than personal data, which beats the code heuristic.
+ */
+function specificity(cls: string): number {
+  if (cls === 'secret.generic_api_key') return 2;
+  const family = cls.slice(0, cls.indexOf('.'));
+  if (family === 'secret' || family === 'payment' || family === 'gov' || family === 'custom') return 3;
+  return family === 'pii' ? 1 : 0;
+}
+
+/**
+ * The form in which allow-list entries and found values are compared: cards and IBANs without
+ * the spaces and dashes people group them with, phone numbers by their digits, e-mail addresses
+ * without case; anything else as written (trimmed).
+ */
+export function allowKey(cls: string, value: string): string {
+  switch (cls) {
+    case 'payment.credit_card':
+      return value.replace(/[\s-]/g, '');
+    case 'gov.iban':
+      return value.replace(/[\s-]/g, '').toUpperCase();
+    case 'pii.phone':
+      return value.replace(/[^\d+]/g, '');
+    case 'pii.email':
+      return value.trim().toLowerCase();
+    default:
+      return value.trim();
+  }
+}
+
+function builtinEntry(d: Detector, o: DetectorOverride | undefined): Entry {
+  return {
+    class: d.class,
+    severity: o?.severity ?? d.severity,
+    action: o?.action,
+    appliesTo: 'both',
+    disabledAgents: new Set(o?.disabledAgents ?? []),
+    specificity: specificity(d.class),
+    extract: (text, lower) => findCandidates(d, text, d.keywords ? lower() : undefined),
+  };
+}
+
+function customEntry(p: CustomPattern, o: DetectorOverride | undefined): Entry & { source: string } {
+  const cls = `custom.${p.name}`;
+  let source: string;
+  let extract: Entry['extract'];
+  if (p.type === 'regex') {
+    source = p.pattern!;
+    // findCandidates is the reference matcher for built-ins; a custom pattern is a detector
+    // without validator or context, so the same code reports its spans.
+    const d: Detector = { class: cls, family: 'custom', severity: p.severity, description: p.name, pattern: source, examples: [], negatives: [] };
+    extract = (text) => findCandidates(d, text);
+  } else {
+    source = keywordPattern(p.keywords!);
+    const match = keywordMatcher(p.keywords!);
+    extract = (text) => match(text);
+  }
+  return {
+    class: cls,
+    severity: o?.severity ?? p.severity,
+    action: o?.action ?? p.action,
+    appliesTo: p.appliesTo,
+    disabledAgents: new Set(o?.disabledAgents ?? []),
+    specificity: specificity(cls),
+    extract,
+    source,
+  };
+}
+
+/**
+ * Compiles a tenant's effective detector set: built-ins with their overrides, enabled custom
+ * patterns (each validated: a bad one throws `validation_failed` naming it), allow lists and the
+ * action mapping, with one RE2.Set over all patterns as the prefilter (DESIGN.md §2).
+ */
+export function compileDlp(config: TenantDlpConfig, salt: string): CompiledDlp {
+  const entries: Entry[] = [];
+  const sources: string[] = [];
+  for (const d of BUILTIN_DETECTORS) {
+    const o = config.overrides[d.class];
+    if (o?.enabled === false) continue;
+    entries.push(builtinEntry(d, o));
+    sources.push(d.pattern);
+  }
+  for (const p of config.patterns) {
+    validateCustomPattern(p);
+    const o = config.overrides[`custom.${p.name}`];
+    if (p.enabled === false || o?.enabled === false) continue;
+    const { source, ...entry } = customEntry(p, o);
+    entries.push(entry);
+    sources.push(source);
+  }
+  const allow = new Map<string, Set<string>>();
+  for (const a of config.allow) {
+    let values = allow.get(a.class);
+    if (!values) allow.set(a.class, (values = new Set()));
+    values.add(allowKey(a.class, a.value));
+  }
+  return {
+    entries,
+    set: sources.length > 0 ? new RE2.Set(sources, 'u') : null,
+    allow,
+    actions: { ...DEFAULT_ACTIONS, ...config.actions },
+    salt,
+  };
+}
+
+function valueHash(salt: string, value: string): string {
+  return createHmac('sha256', salt).update(value).digest('hex').slice(0, 16);
+}
+
+/**
+ * Every finding in the texts, for one direction and agent. Within a text, overlapping findings
+ * are resolved to the most specific one (see `resolveOverlaps`); findings come out in text
+ * order, then by position.
+ */
+export function scan(compiled: CompiledDlp, texts: readonly TextPart[], direction: Direction, agentId: string | null): Finding[] {
+  const out: Finding[] = [];
+  if (!compiled.set) return out;
+  for (const part of texts) {
+    const text = part.text;
+    if (text === '') continue;
+    let lowered: string | undefined;
+    const lower = () => (lowered ??= text.toLowerCase());
+    const ranked: Ranked[] = [];
+    for (const i of compiled.set.match(text)) {
+      const e = compiled.entries[i]!;
+      if (e.appliesTo !== 'both' && e.appliesTo !== direction) continue;
+      if (agentId !== null && e.disabledAgents.has(agentId)) continue;
+      const allowed = compiled.allow.get(e.class);
+      for (const c of e.extract(text, lower)) {
+        if (allowed?.has(allowKey(e.class, c.value))) continue;
+        const severity = effectiveSeverity(e.severity, c.confidence);
+        // A low-confidence value (placeholder, documentation key) is recorded at LOW and never
+        // blocks: a per-detector action is meant for the real thing.
+        const action = (c.confidence > LOW_CONFIDENCE ? e.action : undefined) ?? compiled.actions[severity];
+        ranked.push({
+          specificity: e.specificity,
+          finding: {
+            class: e.class,
+            severity,
+            direction,
+            location: { path: part.path, start: c.start, end: c.end },
+            confidence: c.confidence,
+            hash: valueHash(compiled.salt, c.value),
+            action,
+          },
+        });
+      }
+    }
+    out.push(...resolveOverlaps(ranked));
+  }
+  return out;
+}
+
+interface Ranked {
+  specificity: number;
+  finding: Finding;
+}
+
+/** Positive when a should be kept over b: more specific class, then higher severity, longer span, higher confidence, earlier. */
+function compareRank(a: Ranked, b: Ranked): number {
+  const fa = a.finding;
+  const fb = b.finding;
+  return (
+    a.specificity - b.specificity ||
+    SEVERITY_RANK[fa.severity] - SEVERITY_RANK[fb.severity] ||
+    (fa.location.end - fa.location.start) - (fb.location.end - fb.location.start) ||
+    fa.confidence - fb.confidence ||
+    fb.location.start - fa.location.start
+  );
+}
+
+/**
+ * Keeps, among findings of one text whose spans overlap, only the best ranked: a JWT that a
+ * generic `token=` detector also saw is reported once, as `secret.jwt`. Greedy from the best;
+ * the kept spans are disjoint and sorted, so each check is a binary search.
+ */
+function resolveOverlaps(ranked: Ranked[]): Finding[] {
+  if (ranked.length <= 1) return ranked.map((r) => r.finding);
+  ranked.sort((a, b) => compareRank(b, a));
+  const kept: Finding[] = [];
+  for (const { finding } of ranked) {
+    const { start, end } = finding.location;
+    // First kept finding that ends after this one starts: the only one that can overlap from the left or inside.
+    let lo = 0;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (kept[mid]!.location.end <= start) lo = mid + 1;
+      else hi = mid;
+    }
+    const next = kept[lo];
+    if (next && next.location.start < end) continue;
+    kept.splice(lo, 0, finding);
+  }
+  return kept;
+}
+
+export interface Decision {
+  /** A finding's action is block: the call is answered 403 `dlp_blocked`. */
+  blocked: boolean;
+  /** A finding's action is warn: forwarded with status DLP_WARNED. */
+  warned: boolean;
+  /** Findings whose spans are replaced by `[REDACTED:<class>]` before forwarding. */
+  redact: Finding[];
+}
+
+export function decide(findings: readonly Finding[]): Decision {
+  return {
+    blocked: findings.some((f) => f.action === 'block'),
+    warned: findings.some((f) => f.action === 'warn'),
+    redact: findings.filter((f) => f.action === 'redact'),
+  };
+}
