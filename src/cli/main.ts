@@ -2,12 +2,13 @@ import { renderConfigHelp } from '../config/index.js';
 import { VERSION } from '../core/version.js';
 import { agentCreate, keyCreate, keyRevoke, operatorAdd, tenantCreate, tracesTail } from './admin.js';
 import { exitCodeFor, helpText, parseCommandArgs, UsageError, type Command } from './command.js';
+import { dlpScan } from './dlp.js';
 import { apiCommand, migrateCommand, mockUpstreamCommand, proxyCommand } from './servers.js';
 import { upCommand } from './up.js';
 
 const COMMANDS: Command[] = [
   upCommand, proxyCommand, apiCommand, migrateCommand, mockUpstreamCommand,
-  tenantCreate, operatorAdd, agentCreate, keyCreate, keyRevoke, tracesTail,
+  tenantCreate, operatorAdd, agentCreate, keyCreate, keyRevoke, tracesTail, dlpScan,
 ];
 
 function overview(): string {
