@@ -91,6 +91,12 @@ export function validateCustomPattern(p: CustomPattern): void {
       if (typeof k !== 'string' || k.trim() === '') refuse(name, 'keywords must not be empty');
       if (k.length > MAX_KEYWORD_LENGTH) refuse(name, `keyword "${k.slice(0, 40)}…" is longer than ${MAX_KEYWORD_LENGTH} characters`);
     }
+    // The list becomes one RE2 program, which has a memory bound: refuse now, not at the next reload.
+    try {
+      new RE2(keywordPattern(p.keywords));
+    } catch (err) {
+      refuse(name, `keyword list does not compile: ${(err as Error).message}`);
+    }
   } else {
     refuse(name, 'type must be regex or keywords');
   }

@@ -209,6 +209,11 @@ describe('custom patterns', () => {
     }
     expect(() => compileDlp({ ...EMPTY, patterns: [custom({ name: 'e', type: 'regex', pattern: 'x*' })] }, 's')).toThrow(/"e".*empty string/);
   });
+
+  it('refuses a keyword list too large for one RE2 program when saved, not at the next reload', () => {
+    const keywords = Array.from({ length: 10_000 }, (_, i) => `kw${i}-`.padEnd(199, 'abcdefghij'));
+    expect(() => validateCustomPattern(custom({ name: 'huge', type: 'keywords', keywords }))).toThrow(/"huge": keyword list does not compile/);
+  });
 });
 
 describe('overlapping findings', () => {

@@ -5,6 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import RE2 from 're2';
+import { RenLayerError } from '../core/errors.js';
 import type { TextPart } from '../dialects/types.js';
 import { keywordMatcher, keywordPattern, validateCustomPattern, type CustomPattern, type DlpAction } from './custom.js';
 import { BUILTIN_DETECTORS } from './detectors/index.js';
@@ -56,7 +57,7 @@ export const DEFAULT_ACTIONS: Readonly<Record<Severity, DlpAction>> = Object.fre
 });
 
 /** One compiled detector: a built-in or custom pattern with the tenant's overrides applied. */
-interface Entry {
+export interface CompiledEntry {
   class: string;
   severity: Severity;
   /** Per-detector or per-pattern action; wins over the severity mapping. */
@@ -69,7 +70,7 @@ interface Entry {
 }
 
 export interface CompiledDlp {
-  readonly entries: readonly Entry[];
+  readonly entries: readonly CompiledEntry[];
   /** Prefilter over every entry's pattern, index for index; null when nothing is enabled. */
   readonly set: InstanceType<typeof RE2.Set> | null;
   readonly allow: ReadonlyMap<string, ReadonlySet<string>>;
@@ -111,7 +112,7 @@ export function allowKey(cls: string, value: string): string {
   }
 }
 
-function builtinEntry(d: Detector, o: DetectorOverride | undefined): Entry {
+function builtinEntry(d: Detector, o: DetectorOverride | undefined): CompiledEntry {
   return {
     class: d.class,
     severity: o?.severity ?? d.severity,
@@ -123,10 +124,10 @@ function builtinEntry(d: Detector, o: DetectorOverride | undefined): Entry {
   };
 }
 
-function customEntry(p: CustomPattern, o: DetectorOverride | undefined): Entry & { source: string } {
+function customEntry(p: CustomPattern, o: DetectorOverride | undefined): CompiledEntry & { source: string } {
   const cls = `custom.${p.name}`;
   let source: string;
-  let extract: Entry['extract'];
+  let extract: CompiledEntry['extract'];
   if (p.type === 'regex') {
     source = p.pattern!;
     // findCandidates is the reference matcher for built-ins; a custom pattern is a detector
@@ -156,7 +157,7 @@ function customEntry(p: CustomPattern, o: DetectorOverride | undefined): Entry &
  * action mapping, with one RE2.Set over all patterns as the prefilter (DESIGN.md §2).
  */
 export function compileDlp(config: TenantDlpConfig, salt: string): CompiledDlp {
-  const entries: Entry[] = [];
+  const entries: CompiledEntry[] = [];
   const sources: string[] = [];
   for (const d of BUILTIN_DETECTORS) {
     const o = config.overrides[d.class];
@@ -180,11 +181,20 @@ export function compileDlp(config: TenantDlpConfig, salt: string): CompiledDlp {
   }
   return {
     entries,
-    set: sources.length > 0 ? new RE2.Set(sources, 'u') : null,
+    set: sources.length > 0 ? prefilter(sources) : null,
     allow,
     actions: { ...DEFAULT_ACTIONS, ...config.actions },
     salt,
   };
+}
+
+function prefilter(sources: string[]): InstanceType<typeof RE2.Set> {
+  try {
+    return new RE2.Set(sources, 'u');
+  } catch (err) {
+    // Each pattern compiled on its own; only their sum can exceed RE2's program size.
+    throw new RenLayerError('validation_failed', `the custom patterns together are too large to compile: ${(err as Error).message}`);
+  }
 }
 
 function valueHash(salt: string, value: string): string {
