@@ -5,6 +5,7 @@ import { RenLayerError, isRenLayerError } from '../core/errors.js';
 import { newTraceId } from '../core/ids.js';
 import { hashApiKey, isWellFormedApiKey } from '../core/keys.js';
 import type { Dispatcher } from 'undici';
+import { decide, redactJson, scan, type Finding } from '../dlp/engine.js';
 import { classify, type Classification } from '../dialects/classify.js';
 import { apiKind, normalizeRequest, requestStreamUsage, type ApiKind, type NormalizedRequest, type Usage } from '../dialects/index.js';
 import { dialectForPath, errorBody, type Dialect } from '../dialects/errors.js';
@@ -49,6 +50,7 @@ interface Call {
   normalized: NormalizedRequest | null;
   usageInjected: boolean;
   usage: Usage | null;
+  findings: Finding[];
   upstream?: UpstreamTarget;
   status: Status;
   reason: string | null;
@@ -61,6 +63,12 @@ interface Call {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+const PRECEDENCE: Record<Status, number> = { ALLOWED: 0, DLP_WARNED: 1, FLAGGED: 2, DLP_BLOCKED: 3, DENIED: 4 };
+
+/** What an agent and a trace may see of a finding: never the value. */
+function publicFinding(f: Finding) {
+  return { class: f.class, severity: f.severity, direction: f.direction, location: f.location };
+}
 /** Largest JSON answer held whole (for usage and response scanning); larger ones stream through. */
 const RESPONSE_BUFFER_MAX = 32 * 1024 * 1024;
 
@@ -96,6 +104,7 @@ export class Pipeline {
       normalized: null,
       usageInjected: false,
       usage: null,
+      findings: [],
       status: 'ALLOWED',
       reason: null,
       httpStatus: 0,
@@ -111,6 +120,7 @@ export class Pipeline {
       this.deps.traces.assertCapacity();
       await this.readBody(call);
       this.classify(call);
+      this.scanRequest(call);
       this.chooseUpstream(call);
       await this.forward(call);
     } catch (err) {
@@ -191,9 +201,47 @@ export class Pipeline {
       const rewritten = requestStreamUsage(call.json);
       if (rewritten.injected) {
         call.usageInjected = true;
+        call.json = rewritten.body;
         call.body = Buffer.from(JSON.stringify(rewritten.body));
       }
     }
+  }
+
+  /**
+   * Request DLP (SPEC §3 steps 5 and 7): findings first, then the decision — block (403
+   * dlp_blocked, or DLP_WARNED / would_block in flag-only mode), redact the forwarded body, or
+   * warn. The answer and the trace carry class, severity and location, never the value.
+   */
+  private scanRequest(call: Call): void {
+    const texts = call.normalized?.texts;
+    if (!texts || texts.length === 0) return;
+    const started = performance.now();
+    call.findings = scan(call.tenant!.dlp, texts, 'request', call.agent!.id);
+    this.deps.metrics.dlpScan.observe((performance.now() - started) / 1000);
+    if (call.findings.length === 0) return;
+    const decision = decide(call.findings);
+    if (decision.blocked) {
+      if (call.tenant!.enforcement === 'flag_only') {
+        this.raise(call, 'DLP_WARNED', 'would_block');
+      } else {
+        throw new RenLayerError('dlp_blocked', 'the request contains data this tenant does not allow to leave',
+          { findings: call.findings.filter((f) => f.action === 'block').map(publicFinding) });
+      }
+    }
+    if (decision.redact.length > 0 && call.json !== undefined) {
+      call.json = redactJson(call.json, decision.redact);
+      call.body = Buffer.from(JSON.stringify(call.json));
+      this.raise(call, 'DLP_WARNED', 'dlp_redacted');
+    }
+    if (decision.warned) this.raise(call, 'DLP_WARNED', 'dlp_warned');
+  }
+
+  /** Moves the call's status up the SPEC §3 precedence, never down. */
+  private raise(call: Call, status: Status, reason: string | null): void {
+    if (PRECEDENCE[status] <= PRECEDENCE[call.status]) return;
+    call.status = status;
+    call.reason = reason;
+    if (status === 'FLAGGED' || status === 'DLP_WARNED') call.res.setHeader('x-renlayer-status', status);
   }
 
   private chooseUpstream(call: Call): void {
@@ -304,7 +352,8 @@ export class Pipeline {
     if (call.tenant && code !== 'trace_backlog_full') {
       const governance = code === 'invalid_request' || code === 'invalid_header' || code === 'payload_too_large'
         || code === 'rate_limit_exceeded' || code === 'policy_denied' || code === 'agent_disabled';
-      this.finish(call, governance ? 'DENIED' : call.status, code);
+      if (code === 'dlp_blocked') this.finish(call, 'DLP_BLOCKED', 'dlp_blocked_request');
+      else this.finish(call, governance ? 'DENIED' : call.status, code);
     }
     if (call.res.headersSent) {
       call.res.destroy();
@@ -351,7 +400,7 @@ export class Pipeline {
       cost_usd: call.usage ? call.tenant.prices.cost(call.normalized?.model ?? null, call.usage.inputTokens, call.usage.outputTokens) : null,
       policy_ids: [],
       winning_policy_id: null,
-      dlp_findings: [],
+      dlp_findings: call.findings.map((f) => ({ ...publicFinding(f), confidence: f.confidence, hash: f.hash, action: f.action })),
       rate_limit: null,
       request_bytes: call.body.length,
       response_bytes: call.responseBytes,

@@ -2,7 +2,10 @@ import type { Logger } from 'pino';
 import { RenLayerError } from '../core/errors.js';
 import { openJson } from '../core/secretbox.js';
 import { isConnectionError, type Database } from '../db/database.js';
+import { createHmac } from 'node:crypto';
+import { compileDlp, type CompiledDlp, type TenantDlpConfig } from '../dlp/engine.js';
 import { PriceTable, type Price } from '../limits/prices.js';
+import { loadTenantDlpConfig } from '../store/dlp.js';
 import { agentHeadersContext } from '../store/agents.js';
 
 /**
@@ -44,6 +47,8 @@ export interface TenantEntry {
   settings: Record<string, unknown>;
   /** Bundled prices with the tenant's overrides. */
   prices: PriceTable;
+  /** The tenant's DLP set, compiled once per change. */
+  dlp: CompiledDlp;
 }
 
 interface TenantConfig {
@@ -267,7 +272,7 @@ export class ConfigSnapshot {
     // One snapshot for every read: under READ COMMITTED each statement sees the latest commit, so
     // an agent and its key committed between two reads would load the key without its agent, and
     // that key would be refused (401) until the next reload.
-    const [ver, tenantRows, agentRows, keyRows, priceRows] = await this.db.transaction(async (tx) => {
+    const [ver, tenantRows, agentRows, keyRows, priceRows, dlpConfig] = await this.db.transaction(async (tx) => {
       await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       return [
         await tx.query<{ version: number; changed_at: Date }>('SELECT version, changed_at FROM renlayer.config_versions WHERE tenant_id = $1', [tenantId]),
@@ -281,6 +286,7 @@ export class ConfigSnapshot {
             WHERE tenant_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, [tenantId]),
         await tx.query<{ model: string; input: string; output: string }>(
           'SELECT model, input_usd_per_mtok AS input, output_usd_per_mtok AS output FROM renlayer.model_prices WHERE tenant_id = $1', [tenantId]),
+        await loadTenantDlpConfig(tx, tenantId),
       ] as const;
     });
     const version = ver.rows[0]?.version ?? 0;
@@ -305,6 +311,7 @@ export class ConfigSnapshot {
           id: t.id, name: t.name, defaultAction: t.default_action, enforcement: t.enforcement, storeBodies: t.store_bodies, settings: t.settings,
           prices: priceRows.rows.length === 0 ? DEFAULT_PRICES
             : new PriceTable(Object.fromEntries(priceRows.rows.map((p): [string, Price] => [p.model, { input: Number(p.input), output: Number(p.output) }]))),
+          dlp: this.compileTenantDlp(tenantId, dlpConfig),
         },
         agents,
         keyHashes,
@@ -313,6 +320,21 @@ export class ConfigSnapshot {
     }
     this.highWater = Math.max(this.highWater, version);
     this.opts.onReload?.(tenantId, ver.rows[0]?.changed_at ?? null);
+  }
+
+  /**
+   * Patterns are validated when saved; one that still fails here (written by plain SQL) is left
+   * out and logged rather than taking the tenant's whole DLP set down with it.
+   */
+  private compileTenantDlp(tenantId: string, config: TenantDlpConfig): CompiledDlp {
+    // Finding hashes group repeats of a value; the salt is per tenant and stable across proxies.
+    const salt = createHmac('sha256', this.opts.encryptionKey ?? Buffer.alloc(0)).update(`dlp-salt:${tenantId}`).digest('hex');
+    try {
+      return compileDlp(config, salt);
+    } catch (err) {
+      this.log.error({ tenant_id: tenantId, err: (err as Error).message }, 'a DLP pattern of this tenant does not compile; enforcing without the tenant\'s custom patterns');
+      return compileDlp({ ...config, patterns: [] }, salt);
+    }
   }
 
   private compileAgent(tenantId: string, a: { id: string; name: string; enabled: boolean; upstream_type: string; upstream_url: string | null; upstream_headers_enc: string | null; model_pin: string | null; fallbacks: { url: string; type?: string }[]; fallback_headers_enc: string | null }): AgentEntry {
