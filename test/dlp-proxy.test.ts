@@ -84,14 +84,15 @@ describe('request DLP through the proxy', () => {
     const a = await tenantWithAgent(t.db, { upstream: mock.url });
     await t.db.query(`INSERT INTO renlayer.dlp_detector_overrides (tenant_id, class, action) VALUES ($1, 'pii.email', 'redact')`, [a.tenant.id]);
     await fetch(mock.url + '/_mock/requests', { method: 'DELETE' });
+    // The override reaches the proxy within a second; until then the value goes through as is.
     const r = await eventually(async () => {
       const x = await chat(a.key, `write to ${EMAIL} today`);
-      return x.res.headers.get('x-renlayer-status') === 'DLP_WARNED' ? x : null;
+      const last = JSON.parse((await upstreamBodies()).at(-1)!) as { messages: { content: string }[] };
+      return last.messages[0]!.content === 'write to [REDACTED:pii.email] today' ? x : null;
     }, 2_000, 50);
     expect(r.res.status).toBe(200);
-    const bodies = await upstreamBodies();
-    const last = JSON.parse(bodies.at(-1)!) as { messages: { content: string }[] };
-    expect(last.messages[0]!.content).toBe('write to [REDACTED:pii.email] today');
+    expect(r.res.headers.get('x-renlayer-status')).toBe('DLP_WARNED');
+    expect(r.text).not.toContain(EMAIL);
     expect(await trace(r.id)).toMatchObject({ status: 'DLP_WARNED', reason: 'dlp_redacted' });
   });
 
@@ -129,5 +130,102 @@ describe('request DLP through the proxy', () => {
     }, 2_000, 50);
     expect(r.res.status).toBe(200);
     expect((await chat(a.key, 'real card 5555 5555 5555 4444')).res.status).toBe(403);
+  });
+});
+
+describe('response DLP through the proxy', () => {
+  // A response-only custom pattern: the agent may send it (the mock echoes it back), the model
+  // must not return it. CRITICAL, so it blocks.
+  const CARD = 'ACCT-7731-2209-4417';
+  const DIGITS = '773122094417';
+  async function leakyTenant(type?: 'anthropic') {
+    const a = await tenantWithAgent(t.db, { upstream: mock.url, type });
+    await t.db.query(
+      `INSERT INTO renlayer.dlp_patterns (id, tenant_id, name, type, pattern, severity, applies_to)
+       VALUES ($1, $2, 'account-number', 'regex', 'ACCT-[0-9]{4}-[0-9]{4}-[0-9]{4}', 'CRITICAL', 'response')`,
+      [`pat_${a.agent.id}`, a.tenant.id]);
+    // Applied within a second: wait until a leaking answer is refused.
+    await eventually(async () => (await fetch(proxy.url + '/v1/chat/completions', {
+      method: 'POST', headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'x-mock-echo': '1' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: CARD }] }),
+    })).status === 403, 2_000, 50);
+    return a;
+  }
+  // Long enough that the answer flows past the hold-back window before the card appears.
+  const PROSE = 'The quarterly report covers revenue, churn, hiring plans and the roadmap for next year. '.repeat(12);
+
+  async function streamRaw(key: string, path: string, body: unknown, headers: Record<string, string>) {
+    const res = await fetch(proxy.url + path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    const bytes = Buffer.from(await res.arrayBuffer()).toString('utf8');
+    return { res, bytes, id: res.headers.get('x-renlayer-trace-id')! };
+  }
+
+  it('never lets a card number leaked by the upstream into an OpenAI stream reach the agent, even split across chunks', async () => {
+    const a = await leakyTenant();
+    const { res, bytes, id } = await streamRaw(a.key, '/v1/chat/completions',
+      { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: `${PROSE} The card is ${CARD} thanks.` }] },
+      { 'x-mock-echo': '1', 'x-mock-chunks': '97' });
+    expect(res.status).toBe(200);
+    // Assert on the raw bytes, in every spelling the digits could arrive in.
+    expect(bytes.replace(/[^0-9]/g, '')).not.toContain(DIGITS);
+    // Not even the start of the value was released: the text the agent saw ends before it.
+    const seen = bytes.split('\n').filter((l) => l.startsWith('data: {"id"'))
+      .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '').join('');
+    expect(seen).toContain('quarterly');
+    expect(seen).not.toMatch(/A(C(C(T)?)?)?$|ACCT|7731/);
+    expect(PROSE + ' The card is ').toContain(seen.slice(-20));
+    expect(bytes).toContain('"code":"dlp_blocked"');
+    expect(bytes).not.toContain('data: [DONE]');
+    // The harmless text before it did flow.
+    expect(bytes).toContain('quarterly');
+    expect(await trace(id)).toMatchObject({ status: 'DLP_BLOCKED', reason: 'dlp_blocked_response' });
+  });
+
+  it('ends a leaking Anthropic stream with an error event', async () => {
+    const a = await leakyTenant('anthropic');
+    const { bytes } = await streamRaw(a.key, '/v1/messages',
+      { model: 'claude-sonnet-4', max_tokens: 500, stream: true, messages: [{ role: 'user', content: `${PROSE} card ${CARD}` }] },
+      { 'x-mock-echo': '1', 'x-mock-chunks': '61' });
+    expect(bytes.replace(/[^0-9]/g, '')).not.toContain(DIGITS);
+    expect(bytes).toContain('event: error');
+    expect(bytes).not.toContain('message_stop');
+  });
+
+  it('blocks a complete JSON answer that leaks, in the agent dialect', async () => {
+    const a = await leakyTenant();
+    const { res, bytes, id } = await streamRaw(a.key, '/v1/chat/completions',
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `card ${CARD}` }] }, { 'x-mock-echo': '1' });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(bytes)).toMatchObject({ error: { code: 'dlp_blocked' }, renlayer: { findings: [{ class: 'custom.account-number', direction: 'response' }] } });
+    expect(bytes.replace(/[^0-9]/g, '')).not.toContain(DIGITS);
+    expect(await trace(id)).toMatchObject({ status: 'DLP_BLOCKED', reason: 'dlp_blocked_response', http_status: 403 });
+  });
+
+  it('passes a clean long stream through unchanged, starting before the upstream has finished', async () => {
+    const a = await tenantWithAgent(t.db, { upstream: mock.url });
+    const body = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: PROSE + PROSE }] };
+    const headers = { 'x-mock-echo': '1', 'x-mock-chunks': '40', 'x-mock-chunk-delay-ms': '25' };
+    const direct = await fetch(mock.url + '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const directText = (await direct.text()).replace(/"(id|created)":("[^"]*"|\d+)/g, '');
+    const res = await fetch(proxy.url + '/v1/chat/completions', {
+      method: 'POST', headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    let readsBeforeDone = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+      if (!text.includes('[DONE]')) readsBeforeDone++;
+    }
+    // Held back by at most the window, then released as the answer grows: several reads came
+    // in before the end of the stream.
+    expect(readsBeforeDone).toBeGreaterThan(3);
+    expect(text.replace(/"(id|created)":("[^"]*"|\d+)/g, '')).toBe(directText);
   });
 });

@@ -236,12 +236,22 @@ export class Pipeline {
     if (decision.warned) this.raise(call, 'DLP_WARNED', 'dlp_warned');
   }
 
+  /** What the response findings that did not stop the answer make of the call's status. */
+  private judgeResponseFindings(call: Call, findings: Finding[]): void {
+    if (findings.length === 0) return;
+    const decision = decide(findings);
+    // Only reached unblocked in flag-only mode: record what enforcement would have done.
+    if (decision.blocked) this.raise(call, 'DLP_WARNED', 'would_block');
+    else if (decision.redact.length > 0) this.raise(call, 'DLP_WARNED', 'dlp_redacted');
+    else if (decision.warned) this.raise(call, 'DLP_WARNED', 'dlp_warned');
+  }
+
   /** Moves the call's status up the SPEC §3 precedence, never down. */
   private raise(call: Call, status: Status, reason: string | null): void {
     if (PRECEDENCE[status] <= PRECEDENCE[call.status]) return;
     call.status = status;
     call.reason = reason;
-    if (status === 'FLAGGED' || status === 'DLP_WARNED') call.res.setHeader('x-renlayer-status', status);
+    if ((status === 'FLAGGED' || status === 'DLP_WARNED') && !call.res.headersSent) call.res.setHeader('x-renlayer-status', status);
   }
 
   private chooseUpstream(call: Call): void {
@@ -279,12 +289,16 @@ export class Pipeline {
       usageInjected: call.usageInjected,
       maxBuffer: RESPONSE_BUFFER_MAX,
       clientGone: () => clientGone,
+      responseDlp: { dlp: call.tenant!.dlp, agentId: call.agent!.id, enforce: call.tenant!.enforcement === 'enforce' },
     }, response, (r) => {
       call.upstreamMs = performance.now() - call.upstreamStart!;
       call.responseBytes = r.bytes;
       call.stream = r.stream;
       call.usage = r.usage;
       if (r.status !== undefined) call.httpStatus = r.status;
+      call.findings.push(...r.findings);
+      if (r.dlpBlocked) return this.finish(call, 'DLP_BLOCKED', 'dlp_blocked_response');
+      this.judgeResponseFindings(call, r.findings);
       if (r.outcome === 'client_closed') {
         this.finish(call, call.status, 'client_closed');
       } else if (r.outcome === 'upstream_error') {

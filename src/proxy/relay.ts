@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errorBody, streamErrorEvent, type Dialect } from '../dialects/errors.js';
-import { SseParser, interpretEvent, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type Usage } from '../dialects/index.js';
+import { SseParser, interpretEvent, responseTexts, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type Usage } from '../dialects/index.js';
+import { decide, redactJson, scan, type CompiledDlp, type Finding } from '../dlp/engine.js';
+import { StreamScanner } from '../dlp/stream.js';
 import { agentResponseHeaders } from './http-headers.js';
 
 /**
@@ -21,8 +23,18 @@ export interface RelayResult {
   usage: Usage | null;
   stream: boolean;
   error?: Error;
-  /** The status the agent received when the relay answered in the upstream's place (502). */
+  /** The status the agent received when the relay answered in the upstream's place (502, 403). */
   status?: number;
+  /** Response DLP findings, and whether they stopped the answer. */
+  findings: Finding[];
+  dlpBlocked: boolean;
+}
+
+/** Response DLP (SPEC §3 step 9): the tenant's set, and whether blocking findings block. */
+export interface ResponseDlp {
+  dlp: CompiledDlp;
+  agentId: string;
+  enforce: boolean;
 }
 
 export interface RelayContext {
@@ -34,6 +46,7 @@ export interface RelayContext {
   rpcId?: unknown;
   /** The proxy added stream_options.include_usage: remove what the agent did not ask for. */
   usageInjected: boolean;
+  responseDlp: ResponseDlp;
   /** Largest JSON answer held in memory to read usage; larger ones are piped through. */
   maxBuffer: number;
   clientGone(): boolean;
@@ -81,7 +94,7 @@ async function relayRaw(
   headersSent = false,
 ): Promise<RelayResult> {
   const { res } = ctx;
-  const result: RelayResult = { outcome: 'complete', bytes: alreadyBytes, usage: null, stream: false };
+  const result: RelayResult = { outcome: 'complete', bytes: alreadyBytes, usage: null, stream: false, findings: [], dlpBlocked: false };
   if (!headersSent) res.writeHead(upstream.statusCode, agentResponseHeaders(upstream.headers, true));
   try {
     for (const chunk of already) await writeOrWait(res, chunk);
@@ -122,7 +135,7 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
     const outcome: RelayOutcome = ctx.clientGone() ? 'client_closed' : 'upstream_error';
     // Nothing reached the agent yet: the failure can be answered properly.
     const answer502 = !ctx.res.headersSent && outcome === 'upstream_error';
-    const result: RelayResult = { outcome, bytes: size, usage: null, stream: false, error: err as Error, ...(answer502 ? { status: 502 } : {}) };
+    const result: RelayResult = { outcome, bytes: size, usage: null, stream: false, findings: [], dlpBlocked: false, error: err as Error, ...(answer502 ? { status: 502 } : {}) };
     beforeEnd(result);
     if (answer502) {
       ctx.res.writeHead(502, { 'content-type': 'application/json' });
@@ -133,65 +146,125 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
     }
     return result;
   }
-  const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  let body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
   let usage: Usage | null = null;
+  let parsed: unknown;
   try {
-    usage = usageFromBody(ctx.api, JSON.parse(body.toString('utf8')));
+    parsed = JSON.parse(body.toString('utf8'));
+    usage = usageFromBody(ctx.api, parsed);
   } catch {
     // Not JSON after all: forwarded unchanged, without usage.
   }
-  const result: RelayResult = { outcome: ctx.clientGone() ? 'client_closed' : 'complete', bytes: size, usage, stream: false };
+  const result: RelayResult = { outcome: ctx.clientGone() ? 'client_closed' : 'complete', bytes: size, usage, stream: false, findings: [], dlpBlocked: false };
+  const headers = agentResponseHeaders(upstream.headers, false);
+  if (parsed !== undefined && upstream.statusCode < 400) {
+    // The whole answer is here: scan it before the agent sees a byte of it.
+    result.findings = scan(ctx.responseDlp.dlp, responseTexts(ctx.api, parsed), 'response', ctx.responseDlp.agentId);
+    const decision = decide(result.findings);
+    if (decision.blocked && ctx.responseDlp.enforce) {
+      result.dlpBlocked = true;
+      result.status = 403;
+      beforeEnd(result);
+      if (result.outcome === 'client_closed') return result;
+      const text = JSON.stringify(errorBody(ctx.dialect, {
+        code: 'dlp_blocked', status: 403, traceId: ctx.traceId, message: 'the answer contains data this tenant does not allow to reach the agent',
+        extra: { findings: publicFindings(result.findings.filter((f) => f.action === 'block')) },
+      }, ctx.rpcId));
+      ctx.res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      ctx.res.end(text);
+      return result;
+    }
+    if (decision.redact.length > 0) body = Buffer.from(JSON.stringify(redactJson(parsed, decision.redact)));
+  }
   beforeEnd(result);
   if (result.outcome === 'client_closed') return result;
-  const headers = agentResponseHeaders(upstream.headers, false);
-  headers['content-length'] = String(size);
+  headers['content-length'] = String(body.length);
   ctx.res.writeHead(upstream.statusCode, headers);
   ctx.res.end(body);
   return result;
 }
 
+function publicFindings(findings: Finding[]) {
+  return findings.map((f) => ({ class: f.class, severity: f.severity, direction: f.direction, location: f.location }));
+}
+
 async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, beforeEnd: (r: RelayResult) => void): Promise<RelayResult> {
   const { res } = ctx;
-  const result: RelayResult = { outcome: 'complete', bytes: 0, usage: null, stream: true };
+  const result: RelayResult = { outcome: 'complete', bytes: 0, usage: null, stream: true, findings: [], dlpBlocked: false };
   // The body may be rewritten (usage chunk removed), so its length is the transfer's business.
   res.writeHead(upstream.statusCode, agentResponseHeaders(upstream.headers, false));
   res.flushHeaders();
   const parser = new SseParser();
+  const scanner = new StreamScanner(ctx.responseDlp.dlp, ctx.responseDlp.agentId);
+  // Events wait here until every character of their text is at least a window behind the newest
+  // text of its stream: a secret split across events is seen whole before any of it leaves.
+  const held: { bytes: Uint8Array; ends: { key: string; end: number }[] }[] = [];
   let finished = false;
+  const blocked = () => ctx.responseDlp.enforce && scanner.blocking().length > 0;
+  const release = async (all: boolean) => {
+    while (held.length > 0) {
+      const h = held[0]!;
+      if (!all && !h.ends.every((e) => e.end <= scanner.releasable(e.key))) return;
+      held.shift();
+      await writeOrWait(res, h.bytes);
+    }
+  };
   const forward = async (events: ReturnType<SseParser['push']>) => {
     for (const ev of events) {
       const seen = interpretEvent(ctx.api, ev);
       result.usage = addUsage(result.usage, seen.usage);
       if (seen.done) finished = true;
+      const ends = seen.texts ? scanner.push(seen.texts) : [];
+      if (blocked()) return;
+      let bytes: Uint8Array | null = ev.raw;
       if (ctx.usageInjected && !ev.comment) {
         const data = stripInjectedUsage(ev.data);
-        if (data === null) continue;
-        if (data !== ev.data) {
-          await writeOrWait(res, serializeEvent({ event: ev.event, data, id: ev.id }));
-          continue;
-        }
+        if (data === null) bytes = null;
+        else if (data !== ev.data) bytes = serializeEvent({ event: ev.event, data, id: ev.id });
       }
-      await writeOrWait(res, ev.raw);
+      if (bytes) held.push({ bytes, ends });
+      await release(false);
     }
   };
   try {
     for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
       result.bytes += chunk.length;
       await forward(parser.push(chunk));
-      if (ctx.clientGone()) break;
+      if (ctx.clientGone() || blocked()) break;
     }
-    await forward(parser.end());
+    if (!blocked() && !ctx.clientGone()) {
+      await forward(parser.end());
+      scanner.end();
+      if (!blocked()) await release(true);
+    }
   } catch (err) {
     result.outcome = 'upstream_error';
     result.error = err as Error;
+    scanner.end();
   }
+  result.findings = scanner.findings;
   if (ctx.clientGone()) {
     result.outcome = 'client_closed';
     beforeEnd(result);
     return result;
   }
-  beforeEnd(result);
+  if (blocked()) {
+    // Nothing of the value was released; the agent gets a failure in its dialect, and the
+    // upstream is not read further.
+    result.dlpBlocked = true;
+    upstream.body.destroy();
+    beforeEnd(result);
+    res.end(streamErrorEvent(ctx.api, {
+      code: 'dlp_blocked', status: 403, traceId: ctx.traceId,
+      message: 'the answer contains data this tenant does not allow to reach the agent',
+      extra: { findings: publicFindings(scanner.blocking()) },
+    }));
+    return result;
+  }
   if (result.outcome === 'upstream_error') {
+    // What was held back is released first: it passed the scan; then the failure.
+    await release(true);
+    beforeEnd(result);
     // The agent must see a failure in its own dialect, never a clean-looking end.
     res.end(streamErrorEvent(ctx.api, {
       code: 'upstream_error', status: 502, traceId: ctx.traceId,
@@ -199,6 +272,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     }));
     return result;
   }
+  beforeEnd(result);
   res.end();
   return result;
 }
