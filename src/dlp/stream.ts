@@ -83,6 +83,9 @@ export class StreamScanner {
       const start = from + f.location.start;
       const end = from + f.location.end;
       if (!final && end >= k.total) continue;
+      // Ending before the new text: judged by an earlier scan with more context. Here the region
+      // may start inside a longer token, whose tail (digits after more digits) is no value.
+      if (end < newFrom) continue;
       const id = `${key}:${start}:${f.class}`;
       if (this.seen.has(id)) continue;
       this.seen.add(id);

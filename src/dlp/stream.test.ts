@@ -1,0 +1,457 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { TextDelta } from '../dialects/stream.js';
+import { join } from './detectors/shared.js';
+import { compileDlp, scan, type Finding } from './engine.js';
+import { STREAM_WINDOW, StreamScanner } from './stream.js';
+
+// Example credentials are written in pieces (see detectors/shared.ts) so that no repository
+// secret scanner mistakes this file for a leak. All are fake; the card numbers pass Luhn.
+const AWS = join('AKIAPKWXVY2', 'VALZGQ2LM');
+const CARD = join('4539 1488', ' 0343 6467');
+
+const DLP = compileDlp({ overrides: {}, patterns: [], allow: [] }, 'salt');
+/** The default window and a small one, so that hold-back and trimming happen on short texts. */
+const WINDOWS = [STREAM_WINDOW, 64] as const;
+const RUNS = { numRuns: 200 };
+
+const PATH_0 = '$.choices[0].delta.content';
+const PATH_1 = '$.choices[1].delta.content';
+const KEY_0 = 'choice:0:content';
+const KEY_1 = 'choice:1:content';
+
+const isBlocking = (f: Finding) => f.action === 'block' || f.action === 'redact';
+const blockingIn = (text: string) => scan(DLP, [{ path: PATH_0, text, kind: 'message' }], 'response', null).filter(isBlocking);
+const spans = (fs: readonly Finding[]) => fs.map((f) => [f.class, f.location.start, f.location.end]).sort();
+
+// ---------------------------------------------------------------------------------------------
+// A relay as SPEC §6 "Streams" describes it (and src/proxy/relay.ts does it): each event's deltas
+// are pushed, the stream stops as soon as anything blocks, and events leave in order, each only
+// when every one of its delta ends is within what the scanner says is releasable.
+
+type Event = TextDelta[];
+
+interface RelayOutcome {
+  blocked: boolean;
+  /** Text the agent received, per stream key, in order. */
+  released: Map<string, string>;
+  releasedEvents: number;
+  findings: Finding[];
+}
+
+function relay(scanner: StreamScanner, events: readonly Event[]): RelayOutcome {
+  const held: { event: Event; ends: { key: string; end: number }[] }[] = [];
+  const released = new Map<string, string>();
+  let releasedEvents = 0;
+  const send = (event: Event) => {
+    releasedEvents++;
+    for (const d of event) released.set(d.stream, (released.get(d.stream) ?? '') + d.value);
+  };
+  const release = (all: boolean) => {
+    while (held.length > 0) {
+      const h = held[0]!;
+      if (!all && !h.ends.every((e) => e.end <= scanner.releasable(e.key))) return;
+      held.shift();
+      send(h.event);
+    }
+  };
+  const outcome = (blocked: boolean): RelayOutcome => ({ blocked, released, releasedEvents, findings: scanner.findings });
+  for (const event of events) {
+    const ends = scanner.push(event);
+    expect(ends.map((e) => e.key)).toEqual(event.map((d) => d.stream));
+    if (scanner.blocking().length > 0) return outcome(true);
+    held.push({ event, ends });
+    release(false);
+  }
+  scanner.end();
+  if (scanner.blocking().length > 0) return outcome(true);
+  release(true);
+  return outcome(false);
+}
+
+/** Cuts `text` at the given offsets (any order, duplicates and out-of-range ones ignored). */
+function cut(text: string, cuts: readonly number[]): string[] {
+  const points = [...new Set(cuts.filter((c) => c > 0 && c < text.length))].sort((a, b) => a - b);
+  const pieces: string[] = [];
+  let from = 0;
+  for (const p of [...points, text.length]) {
+    pieces.push(text.slice(from, p));
+    from = p;
+  }
+  return pieces.filter((p) => p !== '');
+}
+
+const eventsOf = (pieces: readonly string[], stream = KEY_0, path = PATH_0): Event[] => pieces.map((value) => [{ path, value, stream }]);
+
+// ---------------------------------------------------------------------------------------------
+// Generators
+
+/** Benign prose: lower-case words, blanks and punctuation; no digits, no upper case, no `key=value`. */
+const word = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'), minLength: 1, maxLength: 9 });
+const gap = fc.constantFrom(' ', ' ', ' ', ', ', '. ', '! ', '? ', '\n', ' - ', '; ', ' (', ') ', "'");
+const benign = (maxWords: number) =>
+  fc.array(fc.tuple(word, gap), { maxLength: maxWords, size: 'max' }).map((ws) => ws.map(([w, g]) => w + g).join(''));
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+/** AWS access key ids the built-in detector blocks (placeholder-looking ones are filtered out). */
+const awsKey = fc
+  .string({ unit: fc.constantFrom(...BASE32), minLength: 16, maxLength: 16 })
+  .map((body) => 'AKIA' + body)
+  .filter((k) => blockingIn(k).length === 1);
+
+function luhnDigit(payload: string): string {
+  let sum = 0;
+  for (let i = 0; i < payload.length; i++) {
+    let d = Number(payload[payload.length - 1 - i]);
+    if (i % 2 === 0) d *= 2;
+    if (d > 9) d -= 9;
+    sum += d;
+  }
+  return String((10 - (sum % 10)) % 10);
+}
+/** Luhn-valid Visa numbers in the three written forms, filtered to those the detector blocks. */
+const visa = fc
+  .tuple(fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 14, maxLength: 14 }), fc.constantFrom('', ' ', '-'))
+  .map(([body, sep]) => {
+    const digits = '4' + body + luhnDigit('4' + body);
+    return sep === '' ? digits : digits.match(/.{4}/g)!.join(sep);
+  })
+  .filter((c) => blockingIn(c).length === 1);
+
+const secret = fc.oneof(fc.constant(AWS), fc.constant(CARD), awsKey, visa);
+
+/**
+ * Tokens a scan of the whole text does not block although a suffix of them would: digits glued
+ * before a card number, letters glued before an access key id.
+ */
+const decoy = fc
+  .oneof(
+    fc.tuple(fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: 6 }), visa.map((c) => c.replace(/[ -]/g, ''))),
+    fc.tuple(fc.string({ unit: fc.constantFrom(...'XQZ'), minLength: 1, maxLength: 6 }), fc.oneof(fc.constant(AWS), awsKey)),
+  )
+  .map(([glue, value]) => glue + value)
+  .filter((t) => blockingIn(t).length === 0);
+
+/** Benign text with a secret planted at any position (blank-separated from its neighbours). */
+const planted = (maxWords: number) =>
+  fc.tuple(benign(maxWords), secret, benign(maxWords)).map(([before, value, after]) => {
+    const head = before === '' ? '' : before.endsWith(' ') || before.endsWith('\n') ? before : before + ' ';
+    const tail = after === '' ? '' : ' ' + after;
+    return { text: head + value + tail, start: head.length, value };
+  });
+
+/** Random cut points, or one event per character. */
+const chunking = (text: string) =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.array(fc.nat({ max: Math.max(0, text.length) }), { maxLength: 60, size: 'max' }).map((cs) => cut(text, cs)) },
+    { weight: 1, arbitrary: fc.constant([...text.split('')]) },
+  );
+
+const window = fc.constantFrom(...WINDOWS);
+
+// ---------------------------------------------------------------------------------------------
+
+describe('StreamScanner: a planted secret', () => {
+  it('test values are blocked at CRITICAL by a plain scan', () => {
+    for (const v of [AWS, CARD]) {
+      const f = blockingIn(`see ${v} here`);
+      expect(f.map((x) => [x.severity, x.action, x.location.start, x.location.end])).toEqual([['CRITICAL', 'block', 4, 4 + v.length]]);
+    }
+  });
+
+  it('is blocked in any chunking, and nothing from its start on is ever released', () => {
+    fc.assert(
+      fc.property(
+        planted(60).chain((p) => fc.tuple(fc.constant(p), chunking(p.text), window)),
+        ([{ text, start, value }, pieces, w]) => {
+          expect(pieces.join('')).toBe(text);
+          const out = relay(new StreamScanner(DLP, null, w), eventsOf(pieces));
+          expect(out.blocked).toBe(true);
+          const released = out.released.get(KEY_0) ?? '';
+          expect(released.length).toBeLessThanOrEqual(start);
+          expect(text.startsWith(released)).toBe(true);
+          expect(released).not.toContain(value.slice(0, 4));
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('is reported at its absolute position in the key, not the chunk, also after trimming', () => {
+    fc.assert(
+      fc.property(
+        // Long prefixes: with the small window the kept text is trimmed several times first.
+        fc.tuple(benign(200), planted(20)).chain(([prefix, p]) => {
+          const head = prefix === '' ? '' : prefix + ' ';
+          const q = { text: head + p.text, start: head.length + p.start, value: p.value };
+          return fc.tuple(fc.constant(q), chunking(q.text), window);
+        }),
+        ([{ text, start, value }, pieces, w]) => {
+          const scanner = new StreamScanner(DLP, null, w);
+          relay(scanner, eventsOf(pieces));
+          const f = scanner.blocking();
+          expect(f).toHaveLength(1);
+          expect(f[0]!.location).toEqual({ path: PATH_0, start, end: start + value.length });
+          expect(text.slice(f[0]!.location.start, f[0]!.location.end)).toBe(value);
+          expect(f[0]!.direction).toBe('response');
+          expect(f[0]!.severity).toBe('CRITICAL');
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('finds what a scan of the whole text finds, each once, when fed everything', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .tuple(fc.array(fc.tuple(benign(30), fc.oneof(secret, decoy)), { maxLength: 4, size: 'max' }), benign(30))
+          .map(([parts, last]) => parts.map(([b, s]) => `${b} ${s} `).join('') + last)
+          .chain((text) => fc.tuple(fc.constant(text), chunking(text), window)),
+        ([text, pieces, w]) => {
+          const scanner = new StreamScanner(DLP, null, w);
+          for (const e of eventsOf(pieces)) scanner.push(e);
+          scanner.end();
+          expect(spans(scanner.blocking())).toEqual(spans(blockingIn(text)));
+        },
+      ),
+      RUNS,
+    );
+  });
+});
+
+describe('StreamScanner: benign text', () => {
+  it('is never blocked and is released whole, in order, after end()', () => {
+    fc.assert(
+      fc.property(
+        benign(150).chain((text) => fc.tuple(fc.constant(text), chunking(text), window)),
+        ([text, pieces, w]) => {
+          expect(blockingIn(text)).toEqual([]);
+          const scanner = new StreamScanner(DLP, null, w);
+          const out = relay(scanner, eventsOf(pieces));
+          expect(out.blocked).toBe(false);
+          expect(scanner.blocking()).toEqual([]);
+          expect(out.releasedEvents).toBe(pieces.length);
+          expect(out.released.get(KEY_0) ?? '').toBe(text);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('is held back by exactly the window while the stream flows', () => {
+    fc.assert(
+      fc.property(
+        benign(150).chain((text) => fc.tuple(fc.constant(text), chunking(text), window)),
+        ([text, pieces, w]) => {
+          const scanner = new StreamScanner(DLP, null, w);
+          let total = 0;
+          for (const piece of pieces) {
+            const [end] = scanner.push([{ path: PATH_0, value: piece, stream: KEY_0 }]);
+            total += piece.length;
+            expect(end).toEqual({ key: KEY_0, end: total });
+            expect(scanner.releasable(KEY_0)).toBe(Math.max(0, total - w));
+          }
+          expect(total).toBe(text.length);
+        },
+      ),
+      RUNS,
+    );
+  });
+});
+
+describe('StreamScanner: stream keys', () => {
+  /** Interleaves two keys' pieces in a random order, keeping each key's order; some events carry both. */
+  const interleave = (a: readonly string[], b: readonly string[], order: readonly number[]): Event[] => {
+    const events: Event[] = [];
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < a.length || j < b.length) {
+      const r = order[k++ % Math.max(1, order.length)] ?? 0;
+      const da: TextDelta = { path: PATH_0, value: a[i] ?? '', stream: KEY_0 };
+      const db: TextDelta = { path: PATH_1, value: b[j] ?? '', stream: KEY_1 };
+      if (i < a.length && (j >= b.length || r === 0)) {
+        events.push([da]);
+        i++;
+      } else if (j < b.length && (i >= a.length || r === 1)) {
+        events.push([db]);
+        j++;
+      } else {
+        events.push(r === 2 ? [da, db] : [db, da]);
+        i++;
+        j++;
+      }
+    }
+    return events;
+  };
+
+  it('a secret in one key blocks; the other key alone does not', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .tuple(planted(40), benign(60))
+          .chain(([p, other]) =>
+            fc.tuple(fc.constant(p), fc.constant(other), chunking(p.text), chunking(other), fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 30 }), window),
+          ),
+        ([p, other, piecesA, piecesB, order, w]) => {
+          const events = interleave(piecesA, piecesB, order);
+          const out = relay(new StreamScanner(DLP, null, w), events);
+          expect(out.blocked).toBe(true);
+          expect(out.findings.filter(isBlocking).every((f) => f.location.path === PATH_0)).toBe(true);
+          expect((out.released.get(KEY_0) ?? '').length).toBeLessThanOrEqual(p.start);
+          expect(other.startsWith(out.released.get(KEY_1) ?? '')).toBe(true);
+
+          const alone = relay(
+            new StreamScanner(DLP, null, w),
+            events.map((e) => e.filter((d) => d.stream === KEY_1)).filter((e) => e.length > 0),
+          );
+          expect(alone.blocked).toBe(false);
+          expect(alone.released.get(KEY_1) ?? '').toBe(other);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('two benign keys interleaved are released whole, each in its own order', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .tuple(benign(60), benign(60))
+          .chain(([a, b]) => fc.tuple(fc.constant(a), fc.constant(b), chunking(a), chunking(b), fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 30 }), window)),
+        ([a, b, piecesA, piecesB, order, w]) => {
+          const events = interleave(piecesA, piecesB, order);
+          const out = relay(new StreamScanner(DLP, null, w), events);
+          expect(out.blocked).toBe(false);
+          expect(out.releasedEvents).toBe(events.length);
+          expect(out.released.get(KEY_0) ?? '').toBe(a);
+          expect(out.released.get(KEY_1) ?? '').toBe(b);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('offsets are per key: each delta end counts only its own key', () => {
+    const scanner = new StreamScanner(DLP, null, 4);
+    expect(scanner.push([{ path: PATH_0, value: 'hello', stream: KEY_0 }, { path: PATH_1, value: 'hi', stream: KEY_1 }])).toEqual([
+      { key: KEY_0, end: 5 },
+      { key: KEY_1, end: 2 },
+    ]);
+    expect(scanner.push([{ path: PATH_0, value: ' world', stream: KEY_0 }])).toEqual([{ key: KEY_0, end: 11 }]);
+    expect(scanner.releasable(KEY_0)).toBe(7);
+    expect(scanner.releasable(KEY_1)).toBe(0);
+    expect(scanner.releasable('choice:9:content')).toBe(0);
+  });
+
+  it('a secret split across two keys is not a secret', () => {
+    const half = AWS.length / 2;
+    const events: Event[] = [
+      [{ path: PATH_0, value: 'key ' + AWS.slice(0, half), stream: KEY_0 }],
+      [{ path: PATH_1, value: AWS.slice(half) + ' done', stream: KEY_1 }],
+    ];
+    const out = relay(new StreamScanner(DLP, null, 64), events);
+    expect(out.blocked).toBe(false);
+  });
+});
+
+describe('StreamScanner: robustness', () => {
+  const anyText = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 3000, size: 'max' }),
+    fc.string({ unit: 'grapheme', maxLength: 1000, size: 'max' }),
+    fc.string({ unit: fc.constantFrom(...'0123456789 -AKIASbcx=:@.\n\u00e9\ud83d\ude00'), maxLength: 3000, size: 'max' }),
+  );
+
+  it('never throws on random unicode in random chunks, and keeps its offsets consistent', () => {
+    fc.assert(
+      fc.property(
+        anyText.chain((text) => fc.tuple(fc.constant(text), chunking(text), window)),
+        ([text, pieces, w]) => {
+          const scanner = new StreamScanner(DLP, null, w);
+          const out = relay(scanner, eventsOf(pieces));
+          const released = out.released.get(KEY_0) ?? '';
+          expect(text.startsWith(released)).toBe(true);
+          if (!out.blocked) expect(released).toBe(text);
+          for (const f of scanner.findings) {
+            expect(f.location.path).toBe(PATH_0);
+            expect(f.location.start).toBeGreaterThanOrEqual(0);
+            expect(f.location.start).toBeLessThan(f.location.end);
+            expect(f.location.end).toBeLessThanOrEqual(text.length);
+          }
+          // Each value once: no two findings of a class at the same place.
+          const ids = scanner.findings.map((f) => `${f.class}:${f.location.start}`);
+          expect(new Set(ids).size).toBe(ids.length);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('handles empty deltas, empty events and end() without text', () => {
+    const scanner = new StreamScanner(DLP, null);
+    expect(scanner.push([])).toEqual([]);
+    expect(scanner.push([{ path: PATH_0, value: '', stream: KEY_0 }])).toEqual([{ key: KEY_0, end: 0 }]);
+    expect(scanner.releasable(KEY_0)).toBe(0);
+    scanner.end();
+    expect(scanner.findings).toEqual([]);
+    expect(new StreamScanner(DLP, null).window).toBe(STREAM_WINDOW);
+  });
+});
+
+describe('StreamScanner: unit cases', () => {
+  it('a value ending the stream is judged by end(), not before', () => {
+    const scanner = new StreamScanner(DLP, null, 64);
+    scanner.push([{ path: PATH_0, value: 'the key is ' + AWS, stream: KEY_0 }]);
+    // The value touches the newest character and may still grow: not judged yet, and held back.
+    expect(scanner.blocking()).toEqual([]);
+    expect(scanner.releasable(KEY_0)).toBeLessThanOrEqual(11);
+    scanner.end();
+    expect(spans(scanner.blocking())).toEqual([['secret.aws_access_key', 11, 11 + AWS.length]]);
+  });
+
+  it('a value that grows into something longer is not reported', () => {
+    const scanner = new StreamScanner(DLP, null, 64);
+    scanner.push([{ path: PATH_0, value: 'token ' + AWS, stream: KEY_0 }]);
+    scanner.push([{ path: PATH_0, value: 'X is one character too long', stream: KEY_0 }]);
+    scanner.end();
+    expect(scanner.blocking()).toEqual([]);
+  });
+
+  it('a card split one character per event is stopped before its first digit leaves', () => {
+    const text = 'please charge ' + CARD + ' today, thanks';
+    const out = relay(new StreamScanner(DLP, null, 64), eventsOf(text.split('')));
+    expect(out.blocked).toBe(true);
+    expect(out.released.get(KEY_0) ?? '').toBe('');
+    const start = text.indexOf(CARD);
+    expect(spans(out.findings.filter(isBlocking))).toEqual([['payment.credit_card', start, start + CARD.length]]);
+  });
+
+  it('a scan region starting inside a longer token does not make its tail a finding', () => {
+    // The whole texts hold no value: the card and the key are glued to more token characters.
+    // Each push scans from `window` characters before its new text; cut so that this start falls
+    // exactly where the embedded value begins (values shorter than the window, as guaranteed).
+    for (const [text, inner] of [
+      ['order id 98765' + join('4539148803', '436467') + ' shipped', join('4539148803', '436467')],
+      ['ref X' + AWS + ' done', AWS],
+    ] as const) {
+      expect(blockingIn(text)).toEqual([]);
+      for (const w of [24, 64, STREAM_WINDOW]) {
+        const padded = 'a'.repeat(w) + ' ' + text;
+        const at = padded.indexOf(inner) + w;
+        const scanner = new StreamScanner(DLP, null, w);
+        const out = relay(scanner, eventsOf([padded.slice(0, at), padded.slice(at)]));
+        expect(scanner.findings.filter(isBlocking)).toEqual([]);
+        expect(out.blocked).toBe(false);
+        expect(out.released.get(KEY_0)).toBe(padded);
+      }
+    }
+  });
+
+  it('the agent id is passed through: a class disabled for the agent is not scanned', () => {
+    const dlp = compileDlp({ overrides: { 'secret.aws_access_key': { disabledAgents: ['agent-1'] } }, patterns: [], allow: [] }, 'salt');
+    const text = 'key ' + AWS + ' end';
+    expect(relay(new StreamScanner(dlp, 'agent-1', 64), eventsOf(cut(text, [3, 9, 17]))).blocked).toBe(false);
+    expect(relay(new StreamScanner(dlp, 'agent-2', 64), eventsOf(cut(text, [3, 9, 17]))).blocked).toBe(true);
+  });
+});
