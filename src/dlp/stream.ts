@@ -61,7 +61,7 @@ export class StreamScanner {
     return k ? Math.max(0, k.total - this.window) : 0;
   }
 
-  /** New findings since the last call that must stop the stream. */
+  /** Every finding so far that must stop the stream (redact counts: deltas are not rewritten in flight). */
   blocking(): Finding[] {
     return this.findings.filter((f) => f.action === 'block' || f.action === 'redact');
   }
