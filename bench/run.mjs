@@ -120,9 +120,9 @@ async function main() {
     console.error(`[bench] ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms`);
   };
   run('direct (mock), 50 connections', mockUrl, direct, 50, 2, null);
-  run('renlayer (auth + traces), 50 connections', proxyUrl, viaProxy, 50, 2, proxy.child.pid);
+  run('renlayer (auth, DLP, traces), 50 connections', proxyUrl, viaProxy, 50, 2, proxy.child.pid);
   run('direct (mock), 1 connection', mockUrl, direct, 1, 1, null);
-  run('renlayer (auth + traces), 1 connection', proxyUrl, viaProxy, 1, 1, proxy.child.pid);
+  run('renlayer (auth, DLP, traces), 1 connection', proxyUrl, viaProxy, 1, 1, proxy.child.pid);
 
   proxy.child.kill('SIGTERM');
   mock.child.kill('SIGTERM');
@@ -139,7 +139,7 @@ async function main() {
     database: databaseUrl ? 'PostgreSQL server (same machine)' : 'embedded PGlite (in the proxy process)',
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 1e9), node: process.version },
     renlayer: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
-    note: 'wrk, the mock upstream and the proxy share the same cores; compare ratios within one run. Proxy: one worker, auth + trace rows (policies, DLP and limits are not built yet).',
+    note: 'wrk, the mock upstream and the proxy share the same cores; compare ratios within one run. Proxy: one worker; authentication, request and response DLP with every built-in detector, usage and trace rows (policies and limits are not built yet).',
     results,
     summary,
   };
