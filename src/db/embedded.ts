@@ -63,6 +63,17 @@ export async function openEmbeddedOwner(dataDir: string): Promise<Database> {
   }
   return {
     ...db,
+    // Changes made by admin commands through the socket notify this process's listeners too.
+    async listen(channel, onMessage, onLost) {
+      const stopLocal = await db.listen(channel, onMessage, onLost);
+      const stopWire = server?.onNotification((c, payload) => {
+        if (c === channel) onMessage(payload);
+      });
+      return async () => {
+        stopWire?.();
+        await stopLocal();
+      };
+    },
     async close() {
       await server?.close().catch(() => {});
       rmSync(join(dir, OWNER_FILE), { force: true });

@@ -17,6 +17,8 @@ const CANCEL_REQUEST = 80877102;
 /** Messages after which the client waits for the server: the end of one unit of work. */
 const SYNC_POINTS = new Set(['S'.charCodeAt(0), 'Q'.charCodeAt(0), 'H'.charCodeAt(0)]);
 const TERMINATE = 'X'.charCodeAt(0);
+const QUERY = 'Q'.charCodeAt(0);
+const NOTIFICATION = 'A'.charCodeAt(0);
 const IDLE_IN_TRANSACTION_MS = 30_000;
 
 /** A simple-protocol Query message. */
@@ -35,6 +37,8 @@ class Client {
   private started = false;
   private waiter: ((batch: Buffer | null) => void) | null = null;
   readonly batches: Buffer[] = [];
+  /** Channels this client LISTENs on. */
+  readonly channels = new Set<string>();
   closed = false;
 
   constructor(readonly socket: Socket, private readonly onBatch: (c: Client) => void) {}
@@ -73,12 +77,23 @@ class Client {
         return;
       }
       this.pending.push(msg);
+      if (type === QUERY) this.noteListen(msg.subarray(5, msg.length - 1).toString('utf8'));
       if (SYNC_POINTS.has(type)) {
         const batch = Buffer.concat(this.pending);
         this.pending = [];
         this.push(batch);
       }
     }
+  }
+
+  /** LISTEN/UNLISTEN arrive as simple queries (pg sends `LISTEN "channel"`). */
+  private noteListen(sql: string): void {
+    const m = /^\s*(UN)?LISTEN\s+(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*|\*))\s*;?\s*$/i.exec(sql);
+    if (!m) return;
+    const channel = m[2] !== undefined ? m[2].replace(/""/g, '"') : m[3]!.toLowerCase();
+    if (!m[1]) this.channels.add(channel);
+    else if (channel === '*') this.channels.clear();
+    else this.channels.delete(channel);
   }
 
   private push(batch: Buffer): void {
@@ -203,9 +218,11 @@ export class PgliteWireServer {
   }
 
   private async execute(client: Client, batch: Buffer): Promise<void> {
+    const out: Buffer[] = [];
     try {
       await this.db.execProtocolRawStream(new Uint8Array(batch), {
         onRawData: (data: Uint8Array) => {
+          out.push(Buffer.from(data));
           if (!client.closed && client.socket.writable) client.socket.write(data);
         },
       });
@@ -213,5 +230,39 @@ export class PgliteWireServer {
       // PGlite answers protocol errors in-band; a throw here means the instance is closing.
       client.socket.destroy();
     }
+    this.relayNotifications(client, out);
+  }
+
+  /**
+   * PGlite is one session, so a NOTIFY comes back in the output of whichever client ran it. A
+   * server would tell every session that LISTENs: copy each NotificationResponse to the other
+   * clients listening on its channel, and to in-process subscribers.
+   */
+  private relayNotifications(from: Client, out: Buffer[]): void {
+    if (out.length === 0) return;
+    const data = out.length === 1 ? out[0]! : Buffer.concat(out);
+    for (let i = 0; i + 5 <= data.length;) {
+      const len = 1 + data.readInt32BE(i + 1);
+      if (len < 5 || i + len > data.length) return;
+      if (data[i] === NOTIFICATION) {
+        const msg = data.subarray(i, i + len);
+        const channelEnd = msg.indexOf(0, 9);
+        const channel = msg.subarray(9, channelEnd).toString('utf8');
+        const payload = msg.subarray(channelEnd + 1, msg.length - 1).toString('utf8');
+        for (const c of this.clients) {
+          if (c !== from && !c.closed && c.channels.has(channel) && c.socket.writable) c.socket.write(msg);
+        }
+        for (const fn of this.subscribers) fn(channel, payload);
+      }
+      i += len;
+    }
+  }
+
+  private readonly subscribers = new Set<(channel: string, payload: string) => void>();
+
+  /** Notifications raised by wire clients, for listeners inside the owning process. */
+  onNotification(fn: (channel: string, payload: string) => void): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
   }
 }
