@@ -1,3 +1,4 @@
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockServer } from '../src/mock/server.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
@@ -203,6 +204,52 @@ describe('response DLP through the proxy', () => {
     expect(JSON.parse(bytes)).toMatchObject({ error: { code: 'dlp_blocked' }, renlayer: { findings: [{ class: 'custom.account-number', direction: 'response' }] } });
     expect(bytes.replace(/[^0-9]/g, '')).not.toContain(DIGITS);
     expect(await trace(id)).toMatchObject({ status: 'DLP_BLOCKED', reason: 'dlp_blocked_response', http_status: 403 });
+  });
+
+  /** Like leakyTenant, but the pattern redacts; ready once an echoed JSON answer comes back redacted. */
+  async function redactingTenant() {
+    const a = await tenantWithAgent(t.db, { upstream: mock.url });
+    await t.db.query(
+      `INSERT INTO renlayer.dlp_patterns (id, tenant_id, name, type, pattern, severity, applies_to, action)
+       VALUES ($1, $2, 'account-number', 'regex', 'ACCT-[0-9]{4}-[0-9]{4}-[0-9]{4}', 'CRITICAL', 'response', 'redact')`,
+      [`pat_${a.agent.id}`, a.tenant.id]);
+    await eventually(async () => (await (await fetch(proxy.url + '/v1/chat/completions', {
+      method: 'POST', headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'x-mock-echo': '1' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: CARD }] }),
+    })).text()).includes(MARKER), 2_000, 50);
+    const client = new OpenAI({ baseURL: proxy.url + '/v1', apiKey: a.key, maxRetries: 0 });
+    return { ...a, client };
+  }
+  const MARKER = '[REDACTED:custom.account-number]';
+
+  it('redacts a value leaked into an OpenAI stream in flight: the SDK assembles the marker, the raw bytes never carry the digits', async () => {
+    const a = await redactingTenant();
+    const prompt = `${PROSE} The card is ${CARD} thanks.`;
+    const { bytes, id } = await streamRaw(a.key, '/v1/chat/completions',
+      { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: prompt }] },
+      { 'x-mock-echo': '1', 'x-mock-chunks': '97' });
+    expect(bytes.replace(/[^0-9]/g, '')).not.toContain(DIGITS);
+    expect(bytes).toContain('data: [DONE]');
+    expect(await trace(id)).toMatchObject({ status: 'DLP_WARNED', reason: 'dlp_redacted' });
+
+    const stream = await a.client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: prompt }] },
+      { headers: { 'x-mock-echo': '1', 'x-mock-chunks': '53' } });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toContain(prompt.replace(CARD, MARKER));
+  });
+
+  it('redacts a Responses API stream, deltas and the final output alike', async () => {
+    const a = await redactingTenant();
+    const input = `${PROSE} Account ${CARD} is overdue.`;
+    const { bytes } = await streamRaw(a.key, '/v1/responses', { model: 'gpt-4o-mini', stream: true, input },
+      { 'x-mock-echo': '1', 'x-mock-chunks': '31' });
+    expect(bytes.replace(/[^0-9]/g, '')).not.toContain(DIGITS);
+    expect(bytes).toContain('response.completed');
+
+    const final = await a.client.responses.stream({ model: 'gpt-4o-mini', input }, { headers: { 'x-mock-echo': '1', 'x-mock-chunks': '17' } }).finalResponse();
+    expect(final.output_text).toContain(input.replace(CARD, MARKER));
+    expect(JSON.stringify(final)).not.toContain(CARD);
   });
 
   it('passes a clean long stream through unchanged, starting before the upstream has finished', async () => {

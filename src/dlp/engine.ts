@@ -9,7 +9,7 @@ import { RenLayerError } from '../core/errors.js';
 import type { TextPart } from '../dialects/types.js';
 import { keywordMatcher, keywordPattern, validateCustomPattern, type CustomPattern, type DlpAction } from './custom.js';
 import { BUILTIN_DETECTORS } from './detectors/index.js';
-import { effectiveSeverity, findCandidates, LOW_CONFIDENCE, type Candidate } from './match.js';
+import { detectorMaxLength, effectiveSeverity, findCandidates, LOW_CONFIDENCE, type Candidate } from './match.js';
 import type { Detector, Severity } from './types.js';
 
 export { canMatchEmpty, DLP_ACTIONS, SEVERITIES, validateCustomPattern } from './custom.js';
@@ -66,6 +66,8 @@ export interface CompiledEntry {
   disabledAgents: ReadonlySet<string>;
   /** More specific classes win overlaps (see `specificity`). */
   specificity: number;
+  /** Longest value it can report, in characters (Infinity for an unbounded custom pattern). */
+  maxLength: number;
   extract(text: string, lower: () => string): Candidate[];
 }
 
@@ -120,6 +122,7 @@ function builtinEntry(d: Detector, o: DetectorOverride | undefined): CompiledEnt
     appliesTo: 'both',
     disabledAgents: new Set(o?.disabledAgents ?? []),
     specificity: specificity(d.class),
+    maxLength: detectorMaxLength(d),
     extract: (text, lower) => findCandidates(d, text, d.keywords ? lower() : undefined),
   };
 }
@@ -128,16 +131,19 @@ function customEntry(p: CustomPattern, o: DetectorOverride | undefined): Compile
   const cls = `custom.${p.name}`;
   let source: string;
   let extract: CompiledEntry['extract'];
+  let maxLength: number;
   if (p.type === 'regex') {
     source = p.pattern!;
     // findCandidates is the reference matcher for built-ins; a custom pattern is a detector
     // without validator or context, so the same code reports its spans.
     const d: Detector = { class: cls, family: 'custom', severity: p.severity, description: p.name, pattern: source, examples: [], negatives: [] };
     extract = (text) => findCandidates(d, text);
+    maxLength = detectorMaxLength(d);
   } else {
     source = keywordPattern(p.keywords!);
     const match = keywordMatcher(p.keywords!);
     extract = (text) => match(text);
+    maxLength = Math.max(...p.keywords!.map((k) => k.length));
   }
   return {
     class: cls,
@@ -146,6 +152,7 @@ function customEntry(p: CustomPattern, o: DetectorOverride | undefined): Compile
     appliesTo: p.appliesTo,
     disabledAgents: new Set(o?.disabledAgents ?? []),
     specificity: specificity(cls),
+    maxLength,
     extract,
     source,
   };

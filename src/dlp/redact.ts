@@ -217,6 +217,28 @@ function redactValue(value: unknown, findings: readonly Redactable[]): unknown {
 }
 
 /**
+ * Replaces the value at a JSON path in place with `fn(value)`; `fn` returning undefined leaves
+ * it. Returns the root, which is replaced when the path is `$`. Paths that lead nowhere are left alone.
+ */
+export function updateAtPath(root: unknown, path: string, fn: (value: unknown) => unknown): unknown {
+  const segments = parsePath(path);
+  if (!segments) return root;
+  if (segments.length === 0) return fn(root) ?? root;
+  let parent: unknown = root;
+  for (const seg of segments.slice(0, -1)) {
+    const next = child(parent, seg);
+    if (!next.ok) return root;
+    parent = next.value;
+  }
+  const last = segments[segments.length - 1]!;
+  const current = child(parent, last);
+  if (!current.ok) return root;
+  const v = fn(current.value);
+  if (v !== undefined) (parent as Container as Record<string | number, unknown>)[last] = v;
+  return root;
+}
+
+/**
  * A copy of the JSON body with the findings' spans redacted in the values at their paths. The
  * input is not modified; paths that do not lead to a value are left alone.
  */
@@ -229,29 +251,6 @@ export function redactJson(body: unknown, findings: readonly Redactable[]): unkn
   }
   if (byPath.size === 0) return body;
   let root = structuredClone(body);
-  for (const [path, list] of byPath) {
-    const segments = parsePath(path);
-    if (!segments) continue;
-    if (segments.length === 0) {
-      const v = redactValue(root, list);
-      if (v !== undefined) root = v;
-      continue;
-    }
-    let parent: unknown = root;
-    let ok = true;
-    for (const seg of segments.slice(0, -1)) {
-      const next = child(parent, seg);
-      if (!next.ok) {
-        ok = false;
-        break;
-      }
-      parent = next.value;
-    }
-    const last = segments[segments.length - 1]!;
-    const current = ok ? child(parent, last) : { ok: false };
-    if (!current.ok) continue;
-    const v = redactValue(current.value, list);
-    if (v !== undefined) (parent as Container as Record<string | number, unknown>)[last] = v;
-  }
+  for (const [path, list] of byPath) root = updateAtPath(root, path, (v) => redactValue(v, list));
   return root;
 }

@@ -11,6 +11,8 @@ const AWS = join('AKIAPKWXVY2', 'VALZGQ2LM');
 const CARD = join('4539 1488', ' 0343 6467');
 
 const DLP = compileDlp({ overrides: {}, patterns: [], allow: [] }, 'salt');
+/** A tenant that redacts what it would otherwise block. */
+const REDACTING = compileDlp({ overrides: {}, patterns: [], allow: [], actions: { CRITICAL: 'redact' } }, 'salt');
 /** The default window and a small one, so that hold-back and trimming happen on short texts. */
 const WINDOWS = [STREAM_WINDOW, 64] as const;
 const RUNS = { numRuns: 200 };
@@ -20,7 +22,7 @@ const PATH_1 = '$.choices[1].delta.content';
 const KEY_0 = 'choice:0:content';
 const KEY_1 = 'choice:1:content';
 
-const isBlocking = (f: Finding) => f.action === 'block' || f.action === 'redact';
+const isBlocking = (f: Finding) => f.action === 'block';
 const blockingIn = (text: string) => scan(DLP, [{ path: PATH_0, text, kind: 'message' }], 'response', null).filter(isBlocking);
 const spans = (fs: readonly Finding[]) => fs.map((f) => [f.class, f.location.start, f.location.end]).sort();
 
@@ -43,16 +45,20 @@ function relay(scanner: StreamScanner, events: readonly Event[]): RelayOutcome {
   const held: { event: Event; ends: { key: string; end: number }[] }[] = [];
   const released = new Map<string, string>();
   let releasedEvents = 0;
-  const send = (event: Event) => {
+  // Each delta as the agent gets it: redacted spans rewritten, as the relay does.
+  const send = (event: Event, ends: { key: string; end: number }[]) => {
     releasedEvents++;
-    for (const d of event) released.set(d.stream, (released.get(d.stream) ?? '') + d.value);
+    event.forEach((d, i) => {
+      const value = scanner.rewrite(d.stream, ends[i]!.end - d.value.length, d.value);
+      released.set(d.stream, (released.get(d.stream) ?? '') + value);
+    });
   };
   const release = (all: boolean) => {
     while (held.length > 0) {
       const h = held[0]!;
       if (!all && !h.ends.every((e) => e.end <= scanner.releasable(e.key))) return;
       held.shift();
-      send(h.event);
+      send(h.event, h.ends);
     }
   };
   const outcome = (blocked: boolean): RelayOutcome => ({ blocked, released, releasedEvents, findings: scanner.findings });
@@ -453,5 +459,101 @@ describe('StreamScanner: unit cases', () => {
     const text = 'key ' + AWS + ' end';
     expect(relay(new StreamScanner(dlp, 'agent-1', 64), eventsOf(cut(text, [3, 9, 17]))).blocked).toBe(false);
     expect(relay(new StreamScanner(dlp, 'agent-2', 64), eventsOf(cut(text, [3, 9, 17]))).blocked).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Redaction in flight and values longer than the window
+
+/** A PEM private key of `lines` lines of 64 base64 characters, from a fixed seed (fake, never a real key). */
+function pemKey(lines: number, seed = 7): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  let x = seed;
+  const body: string[] = [];
+  for (let l = 0; l < lines; l++) {
+    let line = '';
+    for (let i = 0; i < 64; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      line += alphabet[(x >>> 16) % 64];
+    }
+    body.push(line);
+  }
+  return join('-----BEGIN RSA ', 'PRIVATE KEY-----\n', body.join('\n'), '\n-----END RSA ', 'PRIVATE KEY-----');
+}
+
+describe('StreamScanner: redaction', () => {
+  it('a planted secret in any chunking reaches the agent as its marker, and the rest unchanged', () => {
+    fc.assert(
+      fc.property(planted(40).chain((p) => fc.tuple(fc.constant(p), chunking(p.text), window)), ([p, pieces, w]) => {
+        const out = relay(new StreamScanner(REDACTING, null, w), eventsOf(pieces));
+        expect(out.blocked).toBe(false);
+        const cls = scan(REDACTING, [{ path: PATH_0, text: p.value, kind: 'message' }], 'response', null)[0]!.class;
+        expect(out.released.get(KEY_0)).toBe(p.text.slice(0, p.start) + `[REDACTED:${cls}]` + p.text.slice(p.start + p.value.length));
+      }),
+      RUNS,
+    );
+  });
+
+  it('rewrite() writes the marker once, where the span begins, and drops the rest from later deltas', () => {
+    const scanner = new StreamScanner(REDACTING, null, 64);
+    const text = 'card ' + CARD + ' ok';
+    scanner.push([{ path: PATH_0, value: text, stream: KEY_0 }]);
+    scanner.end();
+    expect(scanner.rewrite(KEY_0, 0, 'card 45')).toBe('card [REDACTED:payment.credit_card]');
+    expect(scanner.rewrite(KEY_0, 7, text.slice(7, 12))).toBe('');
+    expect(scanner.rewrite(KEY_0, 5 + CARD.length - 2, CARD.slice(-2) + ' ok')).toBe(' ok');
+    expect(scanner.rewrite(KEY_0, 0, text)).toBe('card [REDACTED:payment.credit_card] ok');
+    expect(scanner.rewriteWhole(KEY_0, text)).toBe('card [REDACTED:payment.credit_card] ok');
+    expect(scanner.redacts(KEY_0, 0, 5)).toBe(false);
+    expect(scanner.redacts(KEY_0, 0, 6)).toBe(true);
+  });
+
+  it('endKey() judges a key whose text is complete, so its tail is released before the stream ends', () => {
+    const scanner = new StreamScanner(REDACTING, null, 64);
+    scanner.push([{ path: PATH_0, value: 'last words ' + CARD, stream: KEY_0 }]);
+    expect(scanner.releasable(KEY_0)).toBe(0);
+    scanner.endKey(KEY_0);
+    expect(scanner.releasable(KEY_0)).toBe(11 + CARD.length);
+    expect(scanner.rewriteWhole(KEY_0, 'last words ' + CARD)).toBe('last words [REDACTED:payment.credit_card]');
+  });
+});
+
+describe('StreamScanner: values longer than the window', () => {
+  const KEY = pemKey(40);
+
+  it('the test key is longer than the default window and blocked by a plain scan', () => {
+    expect(KEY.length).toBeGreaterThan(4 * STREAM_WINDOW);
+    expect(spans(blockingIn('here:\n' + KEY + '\nbye'))).toEqual([['secret.private_key', 6, 6 + KEY.length]]);
+  });
+
+  it('a private key streamed in any chunking is blocked before any byte of it leaves', () => {
+    const text = 'Here is the deploy key you asked for:\n' + KEY + '\nKeep it safe.';
+    const start = text.indexOf('-----BEGIN');
+    fc.assert(
+      fc.property(chunking(text), window, (pieces, w) => {
+        const out = relay(new StreamScanner(DLP, null, w), eventsOf(pieces));
+        expect(out.blocked).toBe(true);
+        expect((out.released.get(KEY_0) ?? '').length).toBeLessThanOrEqual(start);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('redacted whole in any chunking: the agent sees the marker in its place', () => {
+    const text = 'Here is the deploy key you asked for:\n' + KEY + '\nKeep it safe.';
+    fc.assert(
+      fc.property(chunking(text), window, (pieces, w) => {
+        const out = relay(new StreamScanner(REDACTING, null, w), eventsOf(pieces));
+        expect(out.blocked).toBe(false);
+        expect(out.released.get(KEY_0)).toBe(text.replace(KEY, '[REDACTED:secret.private_key]'));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('ordinary text after the key flows again with only the window held back', () => {
+    const scanner = new StreamScanner(DLP, null, 64);
+    scanner.push([{ path: PATH_0, value: 'prose '.repeat(30), stream: KEY_0 }]);
+    expect(scanner.releasable(KEY_0)).toBe(180 - 64);
   });
 });

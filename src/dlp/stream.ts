@@ -1,5 +1,6 @@
 import type { TextDelta } from '../dialects/stream.js';
 import { scan, type CompiledDlp, type Finding } from './engine.js';
+import { marker, redactText } from './redact.js';
 
 /**
  * Incremental response DLP for streams (SPEC §6 "Streams"). Text arrives as deltas per stream key
@@ -8,8 +9,22 @@ import { scan, type CompiledDlp, type Finding } from './engine.js';
  * The relay holds back any event whose text ends within `window` characters of the newest text,
  * so a value of up to `window` characters split across any number of events is seen whole
  * before its first character is released.
+ *
+ * Values that can be longer than the window (a PEM private key is kilobytes) are caught by their
+ * beginning: a stopping match (block or redact) that still reaches the newest character is
+ * "open", and nothing from its start on is released until it ends — so only such a value, never
+ * ordinary text, is held longer than the window.
  */
 export const STREAM_WINDOW = 512;
+
+/** Longest open match held back, in characters: beyond it the value is judged as it stands. */
+const MAX_OPEN = 64 * 1024;
+
+interface Span {
+  start: number;
+  end: number;
+  class: string;
+}
 
 interface KeyState {
   /** Text from absolute offset `base` to the newest character. */
@@ -17,18 +32,40 @@ interface KeyState {
   base: number;
   total: number;
   path: string;
+  /** Start of the earliest stopping match that may still grow; null when there is none. */
+  open: number | null;
+  /** The key's text is complete (its final form was announced, or the stream ended). */
+  closed: boolean;
+  /** Redacted spans, absolute, sorted and merged. */
+  redact: Span[];
+}
+
+/**
+ * Classes that can stop a stream (block or redact) at full confidence, with the longest value
+ * each can have: their matches are held until they cannot grow any more.
+ */
+function stoppingClasses(dlp: CompiledDlp): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of dlp.entries) {
+    const action = e.action ?? dlp.actions[e.severity];
+    if (action === 'block' || action === 'redact') out.set(e.class, Math.max(out.get(e.class) ?? 0, Math.min(e.maxLength, MAX_OPEN)));
+  }
+  return out;
 }
 
 export class StreamScanner {
   private readonly keys = new Map<string, KeyState>();
   private readonly seen = new Set<string>();
+  private readonly stopping: Map<string, number>;
   readonly findings: Finding[] = [];
 
   constructor(
     private readonly dlp: CompiledDlp,
     private readonly agentId: string | null,
     readonly window = STREAM_WINDOW,
-  ) {}
+  ) {
+    this.stopping = stoppingClasses(dlp);
+  }
 
   /** Adds one event's deltas; returns, for each, the absolute end offset within its key. */
   push(deltas: readonly TextDelta[]): { key: string; end: number }[] {
@@ -36,7 +73,7 @@ export class StreamScanner {
     for (const d of deltas) {
       let k = this.keys.get(d.stream);
       if (!k) {
-        k = { text: '', base: 0, total: 0, path: d.path };
+        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, redact: [] };
         this.keys.set(d.stream, k);
       }
       const scannedUpTo = k.total;
@@ -44,11 +81,14 @@ export class StreamScanner {
       k.total += d.value.length;
       k.path = d.path;
       this.scanTail(d.stream, k, scannedUpTo);
-      // Keep two windows: one of context for matches, one of slack so trimming is rare.
+      // Keep two windows (one of context for matches, one of slack so trimming is rare), and an
+      // open match whole.
       if (k.text.length > 4 * this.window) {
-        const drop = k.text.length - 2 * this.window;
-        k.text = k.text.slice(drop);
-        k.base += drop;
+        const keepFrom = Math.min(k.total - 2 * this.window, k.open ?? Infinity);
+        if (keepFrom > k.base) {
+          k.text = k.text.slice(keepFrom - k.base);
+          k.base = keepFrom;
+        }
       }
       ends.push({ key: d.stream, end: k.total });
     }
@@ -58,38 +98,117 @@ export class StreamScanner {
   /** Characters of a key that may be released now. */
   releasable(key: string): number {
     const k = this.keys.get(key);
-    return k ? Math.max(0, k.total - this.window) : 0;
+    if (!k) return 0;
+    if (k.closed) return k.total;
+    return Math.max(0, Math.min(k.total - this.window, k.open ?? Infinity));
   }
 
-  /** Every finding so far that must stop the stream (redact counts: deltas are not rewritten in flight). */
+  /** Every finding so far that must stop the stream. */
   blocking(): Finding[] {
-    return this.findings.filter((f) => f.action === 'block' || f.action === 'redact');
+    return this.findings.filter((f) => f.action === 'block');
+  }
+
+  /** The key's text is complete (a `.done` event repeated it whole): judge its tail now. */
+  endKey(key: string): void {
+    const k = this.keys.get(key);
+    if (!k || k.closed) return;
+    this.scanTail(key, k, k.total, true);
+    k.closed = true;
   }
 
   /** The stream ended: matches touching the end of a key's text are complete now. */
   end(): void {
-    for (const [key, k] of this.keys) this.scanTail(key, k, k.total, true);
+    for (const key of this.keys.keys()) this.endKey(key);
   }
 
   /**
-   * Scans from `window` characters before the new text to its end. A match that reaches the
-   * newest character may still grow (a longer number, a longer address), so it is judged on a
-   * later piece or at the end — its characters are held back meanwhile anyway.
+   * The text of a delta that covered `[start, start + value.length)` of a key, as the agent may
+   * see it: each redacted span becomes its marker, written where the span begins (a span begun
+   * in an earlier delta leaves only its removal here). The spans are known by the time the
+   * delta is releasable.
+   */
+  rewrite(key: string, start: number, value: string): string {
+    const spans = this.keys.get(key)?.redact;
+    if (!spans || spans.length === 0) return value;
+    const end = start + value.length;
+    let out = '';
+    let at = start;
+    for (const s of spans) {
+      if (s.end <= start || s.start >= end) continue;
+      const from = Math.max(s.start, start);
+      out += value.slice(at - start, from - start);
+      if (s.start >= start) out += marker(s.class);
+      at = Math.min(s.end, end);
+    }
+    return out === '' && at === start ? value : out + value.slice(at - start);
+  }
+
+  /** A key's whole text repeated at the end (Responses API `.done` events), redacted as its deltas were. */
+  rewriteWhole(key: string, value: string): string {
+    const spans = this.keys.get(key)?.redact;
+    if (!spans || spans.length === 0) return value;
+    return redactText(value, spans.map((s) => ({ class: s.class, location: { path: '', start: s.start, end: s.end } })));
+  }
+
+  /** Whether releasing a delta of `key` over `[start, end)` changes its text. */
+  redacts(key: string, start: number, end: number): boolean {
+    const spans = this.keys.get(key)?.redact;
+    return !!spans && spans.some((s) => s.start < end && s.end > start);
+  }
+
+  /** Whether a key has anything redacted (its repeats must be rewritten). */
+  hasRedactions(key: string): boolean {
+    return (this.keys.get(key)?.redact.length ?? 0) > 0;
+  }
+
+  /**
+   * Scans the new text with two windows of context before it (or from an open match) and judges
+   * what is complete:
+   * - a match of a class that can stop the stream (block, redact) is judged once `window`
+   *   characters follow it and the text from its start is as long as the class's longest value:
+   *   until then it may still grow (a longer number, the rest of a key block — whose first lines
+   *   alone may not yet look like a key), so it is open and nothing from its start is released;
+   * - any other match is judged once anything follows it; it holds nothing back.
+   * A match the previous scan, which saw more context, could already judge is not judged again:
+   * here the region may start inside a longer token, whose tail (digits after more digits) is no
+   * value.
    */
   private scanTail(key: string, k: KeyState, newFrom: number, final = false): void {
-    const from = Math.max(k.base, newFrom - this.window);
+    const w = this.window;
+    const from = Math.max(k.base, Math.min(newFrom - 2 * w, k.open ?? Infinity));
     const region = k.text.slice(from - k.base);
+    let open: number | null = null;
     for (const f of scan(this.dlp, [{ path: k.path, text: region, kind: 'message' }], 'response', this.agentId)) {
       const start = from + f.location.start;
       const end = from + f.location.end;
-      if (!final && end >= k.total) continue;
-      // Ending before the new text: judged by an earlier scan with more context. Here the region
-      // may start inside a longer token, whose tail (digits after more digits) is no value.
-      if (end < newFrom) continue;
+      const longest = this.stopping.get(f.class);
+      if (longest !== undefined) {
+        const complete = (total: number) => (end <= total - w && total - start >= longest) || total - start > MAX_OPEN;
+        if (!final && !complete(k.total)) {
+          open = Math.min(open ?? Infinity, start);
+          continue;
+        }
+        if (!final && complete(newFrom)) continue;
+      } else {
+        if (!final && end >= k.total) continue;
+        if (end < newFrom) continue;
+      }
       const id = `${key}:${start}:${f.class}`;
       if (this.seen.has(id)) continue;
       this.seen.add(id);
       this.findings.push({ ...f, location: { path: k.path, start, end } });
+      if (f.action === 'redact') addSpan(k.redact, { start, end, class: f.class });
     }
+    k.open = open;
   }
+}
+
+/** Adds a span to a sorted list of disjoint spans, merging those it overlaps (the earliest one's class names the union). */
+function addSpan(spans: Span[], s: Span): void {
+  const before = spans.filter((x) => x.end <= s.start);
+  const after = spans.filter((x) => x.start >= s.end);
+  const merged = spans
+    .filter((x) => x.end > s.start && x.start < s.end)
+    .reduce((m, x) => ({ start: Math.min(m.start, x.start), end: Math.max(m.end, x.end), class: x.start < m.start ? x.class : m.class }), s);
+  spans.splice(0, spans.length, ...before, merged, ...after);
 }

@@ -1,17 +1,17 @@
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errorBody, streamErrorEvent, type Dialect } from '../dialects/errors.js';
-import { SseParser, interpretEvent, responseTexts, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type Usage } from '../dialects/index.js';
+import { SseParser, interpretEvent, responseTexts, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type SseEvent, type TextDelta, type Usage } from '../dialects/index.js';
 import { decide, redactJson, scan, type CompiledDlp, type Finding } from '../dlp/engine.js';
+import { updateAtPath } from '../dlp/redact.js';
 import { StreamScanner } from '../dlp/stream.js';
 import { agentResponseHeaders } from './http-headers.js';
 
 /**
  * Carries an upstream answer to the agent. Three ways, by what the answer is:
- * - SSE: parsed event by event as it flows (usage, and later DLP), unchanged events forwarded as
- *   their original bytes, never waiting for the end of the stream;
- * - JSON: read whole (bounded) so usage can be read — and, later, the body scanned — before the
- *   agent gets it;
+ * - SSE: parsed event by event as it flows (usage, response DLP with a bounded hold-back),
+ *   unchanged events forwarded as their original bytes, never waiting for the end of the stream;
+ * - JSON: read whole (bounded) so usage can be read and the body scanned before the agent gets it;
  * - anything else, or JSON too large to hold: piped through.
  * `beforeEnd` runs before the agent's response is completed, so the trace is journalled first.
  */
@@ -188,6 +188,25 @@ function publicFindings(findings: Finding[]) {
   return findings.map((f) => ({ class: f.class, severity: f.severity, direction: f.direction, location: f.location }));
 }
 
+/** An SSE event waiting for its text to be a window behind the newest; `data` is what it forwards. */
+interface HeldEvent {
+  ev: SseEvent;
+  data: string;
+  deltas: { key: string; path: string; start: number; end: number }[];
+  echoes: TextDelta[];
+}
+
+/** The bytes of a held event: the original ones, unless usage was stripped or text redacted. */
+function redactEvent(scanner: StreamScanner, h: HeldEvent): Uint8Array {
+  const rewrite = h.deltas.some((d) => scanner.redacts(d.key, d.start, d.end)) || h.echoes.some((e) => scanner.hasRedactions(e.stream));
+  if (!rewrite) return h.data === h.ev.data ? h.ev.raw : serializeEvent({ event: h.ev.event, data: h.data, id: h.ev.id });
+  let json: unknown = JSON.parse(h.data);
+  const asText = (fn: (v: string) => string) => (v: unknown) => (typeof v === 'string' ? fn(v) : undefined);
+  for (const d of h.deltas) json = updateAtPath(json, d.path, asText((v) => scanner.rewrite(d.key, d.start, v)));
+  for (const e of h.echoes) json = updateAtPath(json, e.path, asText((v) => scanner.rewriteWhole(e.stream, v)));
+  return serializeEvent({ event: h.ev.event, data: JSON.stringify(json), id: h.ev.id });
+}
+
 async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, beforeEnd: (r: RelayResult) => void): Promise<RelayResult> {
   const { res } = ctx;
   const result: RelayResult = { outcome: 'complete', bytes: 0, usage: null, stream: true, findings: [], dlpBlocked: false };
@@ -198,15 +217,15 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   const scanner = new StreamScanner(ctx.responseDlp.dlp, ctx.responseDlp.agentId);
   // Events wait here until every character of their text is at least a window behind the newest
   // text of its stream: a secret split across events is seen whole before any of it leaves.
-  const held: { bytes: Uint8Array; ends: { key: string; end: number }[] }[] = [];
+  const held: HeldEvent[] = [];
   let finished = false;
   const blocked = () => ctx.responseDlp.enforce && scanner.blocking().length > 0;
   const release = async (all: boolean) => {
     while (held.length > 0) {
       const h = held[0]!;
-      if (!all && !h.ends.every((e) => e.end <= scanner.releasable(e.key))) return;
+      if (!all && !h.deltas.every((d) => d.end <= scanner.releasable(d.key))) return;
       held.shift();
-      await writeOrWait(res, h.bytes);
+      await writeOrWait(res, redactEvent(scanner, h));
     }
   };
   const forward = async (events: ReturnType<SseParser['push']>) => {
@@ -214,15 +233,13 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       const seen = interpretEvent(ctx.api, ev);
       result.usage = addUsage(result.usage, seen.usage);
       if (seen.done) finished = true;
-      const ends = seen.texts ? scanner.push(seen.texts) : [];
+      const deltas = seen.texts ? scanner.push(seen.texts).map((e, i) => ({ ...e, start: e.end - seen.texts![i]!.value.length, path: seen.texts![i]!.path })) : [];
+      // A repeat of a key's whole text means the key is complete: its tail can be judged now.
+      for (const echo of seen.echoes ?? []) scanner.endKey(echo.stream);
       if (blocked()) return;
-      let bytes: Uint8Array | null = ev.raw;
-      if (ctx.usageInjected && !ev.comment) {
-        const data = stripInjectedUsage(ev.data);
-        if (data === null) bytes = null;
-        else if (data !== ev.data) bytes = serializeEvent({ event: ev.event, data, id: ev.id });
-      }
-      if (bytes) held.push({ bytes, ends });
+      let data: string | null = ev.data;
+      if (ctx.usageInjected && !ev.comment) data = stripInjectedUsage(ev.data);
+      if (data !== null) held.push({ ev, data, deltas, echoes: seen.echoes ?? [] });
       await release(false);
     }
   };
