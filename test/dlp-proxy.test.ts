@@ -2,7 +2,9 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockServer } from '../src/mock/server.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { eventually, tenantWithAgent } from './helpers/fixtures.js';
+import { open } from '../src/core/secretbox.js';
+import { bodyContext } from '../src/proxy/bodies.js';
+import { eventually, TEST_ENCRYPTION_KEY, tenantWithAgent } from './helpers/fixtures.js';
 import { startProxyProcess, type ProxyProcess } from './helpers/proxy.js';
 
 // Request-side DLP through the real proxy: block, warn, redact, flag-only, and configuration
@@ -274,5 +276,80 @@ describe('response DLP through the proxy', () => {
     // in before the end of the stream.
     expect(readsBeforeDone).toBeGreaterThan(3);
     expect(text.replace(/"(id|created)":("[^"]*"|\d+)/g, '')).toBe(directText);
+  });
+});
+
+describe('bodies on the trace', () => {
+  // The SSN is HIGH: the call is forwarded (DLP_WARNED) and the mock echoes it back.
+  const prompt = `Please file this for the customer with SSN ${SSN}, thanks.`;
+  async function tenantStoring(store: 'none' | 'redacted' | 'redacted_and_encrypted') {
+    const a = await tenantWithAgent(t.db, { upstream: mock.url });
+    if (store !== 'redacted') {
+      await t.db.query('UPDATE renlayer.tenants SET store_bodies = $2 WHERE id = $1', [a.tenant.id, store]);
+      // Applied within a second: the trace of a call made now says so.
+      await eventually(async () => {
+        const r = await chat(a.key, 'ping');
+        const row = await trace(r.id);
+        return store === 'none' ? row.request_body === null : row.request_body_enc !== null;
+      }, 3_000, 100);
+    }
+    return a;
+  }
+  async function echoed(key: string, stream = false) {
+    const res = await fetch(proxy.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-mock-echo': '1', 'x-mock-chunks': '9' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', stream, messages: [{ role: 'user', content: prompt }] }),
+    });
+    await res.arrayBuffer();
+    return trace(res.headers.get('x-renlayer-trace-id')!);
+  }
+
+  it('stores the request and the answer redacted by default, never the value, and no originals', async () => {
+    const a = await tenantStoring('redacted');
+    const row = await echoed(a.key);
+    expect(row.status).toBe('DLP_WARNED');
+    expect(JSON.parse(row.request_body).messages[0].content).toBe(prompt.replace(SSN, '[REDACTED:gov.us_ssn]'));
+    expect(JSON.parse(row.response_body).choices[0].message.content).toContain('[REDACTED:gov.us_ssn]');
+    for (const column of ['request_body', 'response_body']) expect(row[column]).not.toContain(SSN);
+    expect(row.request_body_enc).toBeNull();
+    expect(row.response_body_enc).toBeNull();
+  });
+
+  it('stores a streamed answer as its redacted text per stream', async () => {
+    const a = await tenantStoring('redacted');
+    const row = await echoed(a.key, true);
+    const stored = JSON.parse(row.response_body) as { stream: boolean; texts: Record<string, string> };
+    expect(stored.stream).toBe(true);
+    expect(stored.texts['choice:0:content']).toContain(prompt.replace(SSN, '[REDACTED:gov.us_ssn]'));
+    expect(row.response_body).not.toContain(SSN);
+  });
+
+  it('seals the originals for tenants that keep them, bound to the trace: only the key and the right trace open them', async () => {
+    const a = await tenantStoring('redacted_and_encrypted');
+    const row = await echoed(a.key);
+    expect(row.request_body).not.toContain(SSN);
+    expect(row.request_body_enc).not.toContain(SSN);
+    const request = open(TEST_ENCRYPTION_KEY, row.request_body_enc, bodyContext(a.tenant.id, row.id, 'request')).toString('utf8');
+    expect(JSON.parse(request).messages[0].content).toBe(prompt);
+    const response = open(TEST_ENCRYPTION_KEY, row.response_body_enc, bodyContext(a.tenant.id, row.id, 'response')).toString('utf8');
+    expect(JSON.parse(response).choices[0].message.content).toContain(SSN);
+    expect(() => open(TEST_ENCRYPTION_KEY, row.request_body_enc, bodyContext(a.tenant.id, 'trace_other', 'request'))).toThrow();
+  });
+
+  it('keeps no bodies when the tenant says none', async () => {
+    const a = await tenantStoring('none');
+    const row = await echoed(a.key);
+    expect([row.request_body, row.response_body, row.request_body_enc, row.response_body_enc]).toEqual([null, null, null, null]);
+  });
+
+  it('stores a blocked request redacted too', async () => {
+    const a = await tenantStoring('redacted');
+    const r = await chat(a.key, `deploy with ${AWS_KEY} please`);
+    expect(r.res.status).toBe(403);
+    const row = await trace(r.id);
+    expect(row.request_body).toContain('[REDACTED:secret.aws_access_key]');
+    expect(row.request_body).not.toContain(AWS_KEY);
+    expect(row.response_body).toBeNull();
   });
 });

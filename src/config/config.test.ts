@@ -85,6 +85,7 @@ describe('loadConfig values', () => {
       RENLAYER_SPOOL_DIR: '/tmp/spool',
       RENLAYER_TRACE_RETENTION_DAYS: '3650',
       RENLAYER_SPOOL_MAX_BYTES: '64MiB',
+      RENLAYER_TRACE_BODY_MAX_BYTES: '16KiB',
     });
     expect(config).toEqual({
       databaseUrl: 'postgresql://rl:pw@db.internal:5432/renlayer?sslmode=require',
@@ -105,6 +106,7 @@ describe('loadConfig values', () => {
       spoolDir: '/tmp/spool',
       spoolMaxBytes: 64 * 1024 * 1024,
       traceRetentionDays: 3650,
+      traceBodyMaxBytes: 16 * 1024,
     });
   });
 
@@ -456,7 +458,7 @@ describe('CONFIG_VARIABLES', () => {
   it('lists each variable once, in schema order, with help text', () => {
     const names = CONFIG_VARIABLES.map((v) => v.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toHaveLength(18);
+    expect(names).toHaveLength(19);
     expect(names[0]).toBe('RENLAYER_DATABASE_URL');
     for (const v of CONFIG_VARIABLES) {
       expect(v.name).toMatch(/^RENLAYER_[A-Z_]+$/);

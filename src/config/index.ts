@@ -72,5 +72,6 @@ export function describeConfig(c: Config): Record<string, unknown> {
     spoolDir: c.spoolDir,
     spoolMaxBytes: c.spoolMaxBytes,
     traceRetentionDays: c.traceRetentionDays,
+    traceBodyMaxBytes: c.traceBodyMaxBytes,
   } satisfies Record<keyof Config, unknown>;
 }

@@ -40,6 +40,8 @@ export interface Config {
   /** Journal bound: past it the proxy answers 503 rather than serve unrecorded traffic. */
   spoolMaxBytes: number;
   traceRetentionDays: number;
+  /** Largest redacted (and encrypted original) body kept on a trace, each. */
+  traceBodyMaxBytes: number;
 }
 
 /** One environment variable: what the docs table and `--help` show, and how its value is read. */
@@ -235,6 +237,14 @@ export const SCHEMA: { readonly [K in keyof Config]: Variable<Config[K]> } = {
     expected: 'bytes, or a size such as 512MiB, 1GiB',
     secret: false,
     read: withDefault(parseSize, '1GiB'),
+  },
+  traceBodyMaxBytes: {
+    name: 'RENLAYER_TRACE_BODY_MAX_BYTES',
+    default: '64KiB',
+    description: 'Largest request or response body kept on a trace (redacted, and the encrypted original when the tenant stores it); longer bodies are cut and marked.',
+    expected: 'bytes, or a size such as 16KiB, 1MiB',
+    secret: false,
+    read: withDefault(parseSize, '64KiB'),
   },
   traceRetentionDays: {
     name: 'RENLAYER_TRACE_RETENTION_DAYS',

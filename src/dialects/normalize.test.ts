@@ -331,14 +331,18 @@ describe('MCP', () => {
 });
 
 describe('http', () => {
-  it('has no texts', () => {
-    expect(normalizeRequest('http', { messages: [{ role: 'user', content: 'x' }] })).toEqual({
+  it('scans every string of any other JSON body, with its path (count_tokens, tool HTTP APIs)', () => {
+    expect(normalizeRequest('http', { model: 'claude-x', messages: [{ role: 'user', content: 'x' }], 'odd key': ['y', 3, { id: 'skip' }] })).toEqual({
       api: 'http',
       model: null,
       stream: false,
       maxTokens: null,
-      texts: [],
-      prompt: '',
+      texts: [
+        { path: '$.model', text: 'claude-x', kind: 'input' },
+        { path: '$.messages[0].content', text: 'x', kind: 'input' },
+        { path: "$['odd key'][0]", text: 'y', kind: 'input' },
+      ],
+      prompt: 'claude-x\nx\ny',
       toolsOffered: [],
       toolsCalled: [],
     });

@@ -1,4 +1,4 @@
-import { Collector, isRecord, type Common } from './collect.js';
+import { Collector, isRecord, walkStrings, type Common } from './collect.js';
 import { messages } from './anthropic.js';
 import { mcp } from './mcp.js';
 import { chat, completions, embeddings, responses } from './openai.js';
@@ -14,6 +14,12 @@ const EMPTY: Common = { model: null, stream: false, maxTokens: null };
 
 function read(api: ApiKind, body: unknown, c: Collector): Common {
   if (api === 'mcp') return mcp(body, c);
+  // Any other JSON API (Anthropic count_tokens, a tool's HTTP API): every string a person or a
+  // program could have put a secret in, so no endpoint is a way around DLP.
+  if (api === 'http') {
+    walkStrings(body, '$', 'input', c);
+    return EMPTY;
+  }
   if (!isRecord(body)) return EMPTY;
   switch (api) {
     case 'openai_chat':

@@ -38,6 +38,9 @@ interface KeyState {
   closed: boolean;
   /** Redacted spans, absolute, sorted and merged. */
   redact: Span[];
+  /** When recording: the key's text from its start (bounded), and every finding's span in it. */
+  full: string;
+  found: Span[];
 }
 
 /**
@@ -57,12 +60,15 @@ export class StreamScanner {
   private readonly keys = new Map<string, KeyState>();
   private readonly seen = new Set<string>();
   private readonly stopping: Map<string, number>;
+  private recorded = 0;
   readonly findings: Finding[] = [];
 
+  /** `recordChars`: keep up to that many characters of text, over all keys, for `recordedTexts()`. */
   constructor(
     private readonly dlp: CompiledDlp,
     private readonly agentId: string | null,
     readonly window = STREAM_WINDOW,
+    private readonly recordChars = 0,
   ) {
     this.stopping = stoppingClasses(dlp);
   }
@@ -73,8 +79,13 @@ export class StreamScanner {
     for (const d of deltas) {
       let k = this.keys.get(d.stream);
       if (!k) {
-        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, redact: [] };
+        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, redact: [], full: '', found: [] };
         this.keys.set(d.stream, k);
+      }
+      if (this.recorded < this.recordChars) {
+        const piece = d.value.slice(0, this.recordChars - this.recorded);
+        k.full += piece;
+        this.recorded += piece.length;
       }
       const scannedUpTo = k.total;
       k.text += d.value;
@@ -156,6 +167,20 @@ export class StreamScanner {
     return !!spans && spans.some((s) => s.start < end && s.end > start);
   }
 
+  /**
+   * What was recorded of each key's text, with every finding (whatever its action) replaced by
+   * its marker: the answer as a trace may store it. A span cut by the recording bound is
+   * redacted up to the cut. Call after `end()`.
+   */
+  recordedTexts(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [key, k] of this.keys) {
+      const spans = k.found.filter((s) => s.start < k.full.length).map((s) => ({ class: s.class, location: { path: '', start: s.start, end: Math.min(s.end, k.full.length) } }));
+      out[key] = redactText(k.full, spans);
+    }
+    return out;
+  }
+
   /** Whether a key has anything redacted (its repeats must be rewritten). */
   hasRedactions(key: string): boolean {
     return (this.keys.get(key)?.redact.length ?? 0) > 0;
@@ -198,6 +223,7 @@ export class StreamScanner {
       this.seen.add(id);
       this.findings.push({ ...f, location: { path: k.path, start, end } });
       if (f.action === 'redact') addSpan(k.redact, { start, end, class: f.class });
+      if (this.recordChars > 0) k.found.push({ start, end, class: f.class });
     }
     k.open = open;
   }

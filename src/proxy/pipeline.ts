@@ -13,6 +13,7 @@ import { attributionHeader, presentedKey, upstreamRequestHeaders } from './http-
 import type { ProxyMetrics } from './metrics.js';
 import type { AgentEntry, ConfigSnapshot, KeyEntry, TenantEntry, UpstreamTarget } from './snapshot.js';
 import type { TraceRow, TraceWriter } from './traces.js';
+import { bodyPolicy, redactedJsonBody, sealedBody, type BodyPolicy } from './bodies.js';
 import { relayResponse } from './relay.js';
 import { upstreamTarget, type Upstreams } from './upstream.js';
 
@@ -25,6 +26,9 @@ export interface PipelineDeps {
   defaultUpstream: string | undefined;
   instanceId: string;
   metrics: ProxyMetrics;
+  /** Seals original bodies for tenants that store them (RENLAYER_ENCRYPTION_KEY). */
+  encryptionKey: Buffer | undefined;
+  traceBodyMaxBytes: number;
 }
 
 type Status = TraceRow['status'];
@@ -43,8 +47,15 @@ interface Call {
   tenant?: TenantEntry;
   user: string | null;
   session: string | null;
+  /** The body as forwarded (usage requested, redacted) and as the agent sent it. */
   body: Buffer;
+  received: Buffer;
   json: unknown;
+  /** The body as the agent sent it, parsed: request findings' paths and offsets refer to it. */
+  receivedJson: unknown;
+  /** What the trace keeps of the answer (see bodies.ts). */
+  responseStored?: string;
+  responseOriginal?: Buffer;
   classification?: Classification;
   api: ApiKind;
   normalized: NormalizedRequest | null;
@@ -63,6 +74,7 @@ interface Call {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+const EMPTY = Buffer.alloc(0);
 const PRECEDENCE: Record<Status, number> = { ALLOWED: 0, DLP_WARNED: 1, FLAGGED: 2, DLP_BLOCKED: 3, DENIED: 4 };
 
 /** What an agent and a trace may see of a finding: never the value. */
@@ -98,8 +110,10 @@ export class Pipeline {
       dialect: dialectForPath(req.url ?? '/'),
       user: null,
       session: null,
-      body: Buffer.alloc(0),
+      body: EMPTY,
+      received: EMPTY,
       json: undefined,
+      receivedJson: undefined,
       api: 'http',
       normalized: null,
       usageInjected: false,
@@ -179,6 +193,7 @@ export class Pipeline {
       chunks.push(chunk);
     }
     call.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    call.received = call.body;
   }
 
   private classify(call: Call): void {
@@ -186,6 +201,7 @@ export class Pipeline {
     if (call.body.length > 0 && (type.includes('json') || type === '')) {
       try {
         call.json = JSON.parse(call.body.toString('utf8'));
+        call.receivedJson = call.json;
       } catch {
         if (type.includes('json')) throw new RenLayerError('invalid_request', 'the request body is not valid JSON');
       }
@@ -288,6 +304,7 @@ export class Pipeline {
       rpcId: call.classification?.rpcId,
       usageInjected: call.usageInjected,
       maxBuffer: RESPONSE_BUFFER_MAX,
+      bodies: this.bodies(call.tenant!),
       clientGone: () => clientGone,
       responseDlp: { dlp: call.tenant!.dlp, agentId: call.agent!.id, enforce: call.tenant!.enforcement === 'enforce' },
     }, response, (r) => {
@@ -295,6 +312,8 @@ export class Pipeline {
       call.responseBytes = r.bytes;
       call.stream = r.stream;
       call.usage = r.usage;
+      call.responseStored = r.storedBody;
+      call.responseOriginal = r.originalBody;
       if (r.status !== undefined) call.httpStatus = r.status;
       call.findings.push(...r.findings);
       if (r.dlpBlocked) return this.finish(call, 'DLP_BLOCKED', 'dlp_blocked_response');
@@ -418,10 +437,7 @@ export class Pipeline {
       rate_limit: null,
       request_bytes: call.body.length,
       response_bytes: call.responseBytes,
-      request_body: null,
-      response_body: null,
-      request_body_enc: null,
-      response_body_enc: null,
+      ...this.storedBodies(call, call.tenant),
       stream: call.stream,
       proxy_instance_id: this.deps.instanceId,
     };
@@ -435,6 +451,33 @@ export class Pipeline {
     if (row.overhead_ms !== null) m.overhead.observe(row.overhead_ms / 1000);
     if (row.upstream_ms !== null) m.upstream.observe(row.upstream_ms / 1000);
     if (reason === 'rate_limit_exceeded') m.rateLimited.inc();
+  }
+
+  private readonly warnedNoKey = new Set<string>();
+
+  /** What the tenant's traces keep of bodies; originals only when there is a key to seal them with. */
+  private bodies(tenant: TenantEntry): BodyPolicy {
+    if (tenant.storeBodies === 'redacted_and_encrypted' && !this.deps.encryptionKey && !this.warnedNoKey.has(tenant.id)) {
+      this.warnedNoKey.add(tenant.id);
+      this.deps.log.warn({ tenant_id: tenant.id }, 'tenant stores encrypted original bodies but RENLAYER_ENCRYPTION_KEY is not set: storing redacted bodies only');
+    }
+    return bodyPolicy(tenant.storeBodies, this.deps.encryptionKey, this.deps.traceBodyMaxBytes);
+  }
+
+  /** The trace's body columns (SPEC §9): redacted always, originals sealed when the tenant keeps them. */
+  private storedBodies(call: Call, tenant: TenantEntry): Pick<TraceRow, 'request_body' | 'response_body' | 'request_body_enc' | 'response_body_enc'> {
+    const policy = this.bodies(tenant);
+    const requestFindings = call.findings.filter((f) => f.direction === 'request');
+    const seal = (direction: 'request' | 'response', raw: Buffer | undefined) =>
+      policy.sealKey && raw && raw.length > 0 ? sealedBody(policy.sealKey, tenant.id, call.traceId, direction, raw, policy.maxBytes) : null;
+    return {
+      // Unread (not JSON) bodies were not scanned: never stored in clear.
+      request_body: policy.redacted && call.receivedJson !== undefined
+        ? redactedJsonBody(call.receivedJson, call.received, requestFindings, policy.maxBytes) : null,
+      response_body: policy.redacted ? call.responseStored ?? null : null,
+      request_body_enc: seal('request', call.received),
+      response_body_enc: seal('response', call.responseOriginal),
+    };
   }
 
   private log(call: Call): Logger {

@@ -4,7 +4,8 @@ import { errorBody, streamErrorEvent, type Dialect } from '../dialects/errors.js
 import { SseParser, interpretEvent, responseTexts, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type SseEvent, type TextDelta, type Usage } from '../dialects/index.js';
 import { decide, redactJson, scan, type CompiledDlp, type Finding } from '../dlp/engine.js';
 import { updateAtPath } from '../dlp/redact.js';
-import { StreamScanner } from '../dlp/stream.js';
+import { STREAM_WINDOW, StreamScanner } from '../dlp/stream.js';
+import { redactedJsonBody, streamedBody, type BodyPolicy } from './bodies.js';
 import { agentResponseHeaders } from './http-headers.js';
 
 /**
@@ -28,6 +29,9 @@ export interface RelayResult {
   /** Response DLP findings, and whether they stopped the answer. */
   findings: Finding[];
   dlpBlocked: boolean;
+  /** The answer as the trace stores it (redacted), and the original bytes to seal; see bodies.ts. */
+  storedBody?: string;
+  originalBody?: Buffer;
 }
 
 /** Response DLP (SPEC §3 step 9): the tenant's set, and whether blocking findings block. */
@@ -49,6 +53,8 @@ export interface RelayContext {
   responseDlp: ResponseDlp;
   /** Largest JSON answer held in memory to read usage; larger ones are piped through. */
   maxBuffer: number;
+  /** What the trace keeps of the answer. */
+  bodies: BodyPolicy;
   clientGone(): boolean;
 }
 
@@ -146,7 +152,8 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
     }
     return result;
   }
-  let body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  const original = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  let body = original;
   let usage: Usage | null = null;
   let parsed: unknown;
   try {
@@ -157,9 +164,11 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
   }
   const result: RelayResult = { outcome: ctx.clientGone() ? 'client_closed' : 'complete', bytes: size, usage, stream: false, findings: [], dlpBlocked: false };
   const headers = agentResponseHeaders(upstream.headers, false);
+  if (ctx.bodies.sealKey) result.originalBody = original;
   if (parsed !== undefined && upstream.statusCode < 400) {
     // The whole answer is here: scan it before the agent sees a byte of it.
     result.findings = scan(ctx.responseDlp.dlp, responseTexts(ctx.api, parsed), 'response', ctx.responseDlp.agentId);
+    if (ctx.bodies.redacted) result.storedBody = redactedJsonBody(parsed, original, result.findings, ctx.bodies.maxBytes);
     const decision = decide(result.findings);
     if (decision.blocked && ctx.responseDlp.enforce) {
       result.dlpBlocked = true;
@@ -175,6 +184,10 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
       return result;
     }
     if (decision.redact.length > 0) body = Buffer.from(JSON.stringify(redactJson(parsed, decision.redact)));
+  } else if (parsed !== undefined && ctx.bodies.redacted) {
+    // An error answer is not judged, but may quote the request: stored redacted all the same.
+    const findings = scan(ctx.responseDlp.dlp, responseTexts(ctx.api, parsed), 'response', ctx.responseDlp.agentId);
+    result.storedBody = redactedJsonBody(parsed, original, findings, ctx.bodies.maxBytes);
   }
   beforeEnd(result);
   if (result.outcome === 'client_closed') return result;
@@ -214,7 +227,16 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   res.writeHead(upstream.statusCode, agentResponseHeaders(upstream.headers, false));
   res.flushHeaders();
   const parser = new SseParser();
-  const scanner = new StreamScanner(ctx.responseDlp.dlp, ctx.responseDlp.agentId);
+  const scanner = new StreamScanner(ctx.responseDlp.dlp, ctx.responseDlp.agentId, STREAM_WINDOW, ctx.bodies.redacted ? ctx.bodies.maxBytes : 0);
+  const raw: Buffer[] = [];
+  let rawBytes = 0;
+  // Every way out judges what is left and records the bodies for the trace first.
+  const settle = () => {
+    scanner.end();
+    result.findings = scanner.findings;
+    if (ctx.bodies.redacted) result.storedBody = streamedBody(scanner.recordedTexts(), ctx.bodies.maxBytes);
+    if (ctx.bodies.sealKey) result.originalBody = Buffer.concat(raw, rawBytes);
+  };
   // Events wait here until every character of their text is at least a window behind the newest
   // text of its stream: a secret split across events is seen whole before any of it leaves.
   const held: HeldEvent[] = [];
@@ -246,6 +268,10 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   try {
     for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
       result.bytes += chunk.length;
+      if (ctx.bodies.sealKey && rawBytes < ctx.bodies.maxBytes) {
+        raw.push(chunk);
+        rawBytes += chunk.length;
+      }
       await forward(parser.push(chunk));
       if (ctx.clientGone() || blocked()) break;
     }
@@ -257,9 +283,8 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   } catch (err) {
     result.outcome = 'upstream_error';
     result.error = err as Error;
-    scanner.end();
   }
-  result.findings = scanner.findings;
+  settle();
   if (ctx.clientGone()) {
     result.outcome = 'client_closed';
     beforeEnd(result);

@@ -70,6 +70,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     defaultUpstream: config.defaultUpstream,
     instanceId,
     metrics,
+    encryptionKey: config.encryptionKey,
+    traceBodyMaxBytes: config.traceBodyMaxBytes,
   });
   metrics.sampleWith(() => {
     metrics.traceQueue.set(traces.queueDepth);
