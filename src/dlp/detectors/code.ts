@@ -78,10 +78,11 @@ const fenced: Detector = {
 };
 
 // One line of code: it starts with a statement keyword, ends with ; { or }, or is indented and
-// ends with ')' (a call in a block body). Unindented lines ending in ')' or '):' are mostly prose
-// ("see the notes (attached):"), and Python block headers start with a keyword anyway.
+// ends with ')', ']' or ':' (a call, a list or a block header in a block body). Unindented lines
+// ending in ')' or '):' are mostly prose ("see the notes (attached):"), and unindented Python
+// block headers start with a keyword anyway.
 const KW = String.raw`(?:def|class|import|from|return|if|elif|else|for|while|function|const|let|var|public|private|protected|static|void|int|package|func|fn|use|try|catch|except|finally|async|await|export|struct|impl|match|#include|#define|SELECT|FROM|WHERE|JOIN|ORDER BY|GROUP BY|INSERT|UPDATE|DELETE|CREATE|ALTER|VALUES|SET)\b`;
-const LINE = String.raw`(?:[ \t]*${KW}[^\n]*|[^\n]*[;{}][ \t]*|[ \t]+[^\n]*\)[ \t]*)`;
+const LINE = String.raw`(?:[ \t]*${KW}[^\n]*|[^\n]*[;{}][ \t]*|[ \t]+[^\n]*[)\]:][ \t]*)`;
 
 const unfenced: Detector = {
   class: 'code.source',
@@ -89,13 +90,16 @@ const unfenced: Detector = {
   severity: 'LOW',
   variant: 'lines',
   description: 'Three or more consecutive lines of code (statement keywords, line-ending ; { }), dense in keywords and punctuation',
-  // Lines may be separated by one blank line; each line is delimited by its newline. At most 61
+  // Lines may be separated by one blank line; each line is delimited by its newline. At most 21
   // lines per finding, so a long file yields several findings rather than one of unbounded size.
-  pattern: String.raw`(?m)^(?P<value>${LINE}(?:\r?\n(?:[ \t]*\r?\n)?${LINE}){2,60})`,
+  // (A larger count costs linearly in RE2's DFA states: {2,60} scanned code at 16 MB/s, {2,20}
+  // at 85 MB/s.) The value is the whole match: no capture group, so RE2 needs no submatch pass.
+  pattern: String.raw`(?m)^${LINE}(?:\r?\n(?:[ \t]*\r?\n)?${LINE}){2,20}`,
   maxLength: 20_000,
+  // SQL and Python carry less punctuation than C-like code: three distinct keywords make up for it.
   validate: (value) => {
     const { keywords, symbols } = codeDensity(value);
-    return keywords >= 2 && symbols >= 0.04;
+    return (keywords >= 2 && symbols >= 0.04) || (keywords >= 3 && symbols >= 0.02);
   },
   confidence: () => 0.7,
   examples: [
@@ -110,6 +114,14 @@ const unfenced: Detector = {
     {
       text: 'Why is this slow?\n\ndef total(items):\n    subtotal = sum(i.price for i in items)\n    return subtotal * (1 + TAX_RATE)\n',
       match: 'def total(items):\n    subtotal = sum(i.price for i in items)\n    return subtotal * (1 + TAX_RATE)',
+    },
+    {
+      text: 'Why is this slow on big files?\n\ndef load(path):\n    with open(path) as f:\n        rows = [json.loads(l) for l in f]\n    return {r["id"]: r for r in rows}\n',
+      match: 'def load(path):\n    with open(path) as f:\n        rows = [json.loads(l) for l in f]\n    return {r["id"]: r for r in rows}',
+    },
+    {
+      text: "Please run\nSELECT name, email FROM customers\nWHERE country = 'DE'\nORDER BY name;\nand send the CSV.",
+      match: "SELECT name, email FROM customers\nWHERE country = 'DE'\nORDER BY name;",
     },
     {
       text: 'SELECT id, email FROM users\nWHERE created_at > now() - interval 7 day\nORDER BY id;\n',

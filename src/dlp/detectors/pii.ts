@@ -3,7 +3,7 @@
  * name next to an identifier.
  */
 import type { Detector } from '../types.js';
-import { hasContext } from '../match.js';
+import { hasContext, maxMatchLength } from '../match.js';
 import { ipv4Valid, ipv6Valid, phoneNumberValid } from '../validators.js';
 import { charAfter, charBefore, wordBefore } from './shared.js';
 
@@ -29,11 +29,15 @@ const FILE_EXTENSIONS = new Set([
  */
 const RESERVED_DOMAIN = /(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid|localhost|local|internal)$/i;
 
+/** RFC 5321 limits: 64 characters before the @, 63 per domain label, 254 in all. */
+const EMAIL_MAX = 254;
+
 function emailValid(value: string): boolean {
   const at = value.lastIndexOf('@');
   const local = value.slice(0, at);
   const domain = value.slice(at + 1);
-  if (local.endsWith('.') || local.includes('..') || value.length > 254) return false;
+  if (local.endsWith('.') || local.includes('..') || value.length > EMAIL_MAX || local.length > 64) return false;
+  if (domain.split('.').some((label) => label.length > 63)) return false;
   const tld = domain.slice(domain.lastIndexOf('.') + 1).toLowerCase();
   return !FILE_EXTENSIONS.has(tld);
 }
@@ -55,8 +59,11 @@ const email: Detector = {
   description: 'E-mail address',
   // Latin-1 letters are allowed in the local part and the domain labels (zoë@münchen.de). No
   // leading \b: the local-part class already holds every ASCII word character, and \b (ASCII
-  // only in RE2) would cut "zoë.keller" down to "keller".
-  pattern: String.raw`(?i)[a-z0-9_À-ÖØ-öø-ÿ][a-z0-9._%+À-ÖØ-öø-ÿ-]{0,63}@(?:[a-z0-9À-ÖØ-öø-ÿ](?:[a-z0-9À-ÖØ-öø-ÿ-]{0,61}[a-z0-9À-ÖØ-öø-ÿ])?\.){1,8}[a-z]{2,24}\b`,
+  // only in RE2) would cut "zoë.keller" down to "keller". The length limits are checked by the
+  // validator, not counted in the pattern: counted repetitions of these classes ({0,63}, {0,61})
+  // multiply RE2's DFA states and cost 40–80 ms per MB of base64 or code; unbounded ones do not.
+  pattern: String.raw`(?i)[a-z0-9_À-ÖØ-öø-ÿ][a-z0-9._%+À-ÖØ-öø-ÿ-]*@(?:[a-z0-9À-ÖØ-öø-ÿ](?:[a-z0-9À-ÖØ-öø-ÿ-]*[a-z0-9À-ÖØ-öø-ÿ])?\.)+[a-z]{2,24}\b`,
+  maxLength: EMAIL_MAX,
   keywords: ['@'],
   validate: emailValid,
   confidence: emailConfidence,
@@ -86,6 +93,30 @@ const PHONE_WORDS = [
   'mobile', 'mobil', 'cell*', 'handy', 'call', 'fax', 'whatsapp', 'sms', 'ring', 'portable',
 ];
 
+/**
+ * Words that name what the number right after them is, when that is not a phone number: order,
+ * tracking, ticket, invoice and tax references in the languages of the other detectors.
+ */
+const NOT_PHONE_WORDS = new Set([
+  'order', 'order:', 'order#', 'invoice', 'ticket', 'ref', 'ref.', 'reference', 'tracking', 'part', 'lot',
+  'serial', 'sku', 'isbn', 'ein', 'ssn', 'iban', 'utr', 'steuer-id', 'steuer-id:', 'idnr', 'idnr.',
+  'bestellung', 'bestellnummer', 'rechnung', 'sendungsnummer', 'commande', 'facture', 'pedido',
+  'factura', 'ordine', 'fattura', 'tracciamento', 'zamówienie', 'faktura', 'factuur', 'bestelling',
+  'tilaus', 'lasku', 'beställning', 'faktura', 'ärende',
+]);
+
+/**
+ * 0 for a candidate that is part of a longer number or a reference: glued to a digit group on
+ * its left (IBAN and Steuer-ID groups, version strings, parcel numbers), inside an IBAN written
+ * in groups, or right after a word that says what else it is (order, tracking, EIN, …).
+ */
+function notAPhoneNumber(text: string, start: number): boolean {
+  const before = text.slice(Math.max(0, start - 40), start);
+  if (/\d[ .-]$/.test(before)) return true;
+  if (/\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4})+ $/.test(before)) return true;
+  return NOT_PHONE_WORDS.has(wordBefore(text, start).replace(/[:#]+$/, ''));
+}
+
 const phoneInternational: Detector = {
   class: 'pii.phone',
   family: 'pii',
@@ -96,7 +127,10 @@ const phoneInternational: Detector = {
   // each; the country's national number length is checked by the validator.
   pattern: String.raw`(?:\+|\b00)[1-9]\d{0,2}(?:[ .-]?\(0\))?(?:[ .-]?\(?\d{1,5}\)?){1,6}\b`,
   validate: phoneNumberValid,
-  confidence: (value) => (value.startsWith('00') ? 0.7 : 0.9),
+  confidence: (value, text, start) => {
+    if (notAPhoneNumber(text, start)) return 0;
+    return value.startsWith('00') ? 0.7 : 0.9;
+  },
   examples: [
     { text: 'You can reach me on +44 (0)20 7946 0958 during office hours.', match: '+44 (0)20 7946 0958' },
     { text: 'WhatsApp: +49 151 23456789', match: '+49 151 23456789' },
@@ -109,6 +143,7 @@ const phoneInternational: Detector = {
     'Expected +1 2345 items in the next batch',
     'Temperature range +12.5 to +30.1 degrees',
     'Order 00123 456 789 is on its way',
+    'DE89 3704 0044 0532 0130 01 was rejected by the bank.',
   ],
 };
 
@@ -123,6 +158,7 @@ const phoneNanp: Detector = {
   confidence: (value, text, start) => {
     // A dashed run that goes on (part numbers like 415-555-0132-77) is not a phone number.
     if (/^[-.]\d/.test(text.slice(start + value.length, start + value.length + 2))) return 0;
+    if (notAPhoneNumber(text, start)) return 0;
     return 0.9;
   },
   examples: [
@@ -137,11 +173,14 @@ const phoneNanp: Detector = {
     'Ticket 911-555-0199 was closed.',
     'Released on 2023-10-12 as build 2023.10.1234',
     'Part 415-555-0132-77 is back-ordered.',
+    'Tracking 415 555 0132 via UPS.',
   ],
 };
 
 /** Dotted quads are IP addresses, not phone numbers, whatever their digit count. */
 const DOTTED_QUAD = /^\d{1,3}(?:\.\d{1,3}){3}$/;
+/** AAA-GG-SSSS is the US SSN layout; no national numbering plan groups a phone number that way. */
+const SSN_SHAPE = /^\d{3}-\d{2}-\d{4}$/;
 
 const phoneNational: Detector = {
   class: 'pii.phone',
@@ -150,9 +189,12 @@ const phoneNational: Detector = {
   variant: 'national',
   description: 'Phone number in national form with a trunk 0 and separators (UK, FR, DE, NL, …)',
   pattern: String.raw`(?:\(0\d{1,4}\)[ ]?|\b0\d{1,4}[ ./-])\d{2,8}(?:[ ./-]\d{2,8}){0,3}\b`,
-  validate: (value) => phoneNumberValid(value) && !DOTTED_QUAD.test(value),
+  validate: (value) => phoneNumberValid(value) && !DOTTED_QUAD.test(value) && !SSN_SHAPE.test(value),
   // Without a word like "tel" or "phone" nearby a national number is less certain.
-  confidence: (_value, text, start) => (hasContext(text, start, { words: PHONE_WORDS, window: 40 }) ? 0.9 : 0.7),
+  confidence: (_value, text, start) => {
+    if (notAPhoneNumber(text, start)) return 0;
+    return hasContext(text, start, { words: PHONE_WORDS, window: 40 }) ? 0.9 : 0.7;
+  },
   examples: [
     { text: 'Tél. : 06 12 34 56 78', match: '06 12 34 56 78' },
     { text: 'Ring the office on 020 7946 0958 tomorrow.', match: '020 7946 0958' },
@@ -166,6 +208,13 @@ const phoneNational: Detector = {
     'Ticket 0042-17 was reopened.',
     'Gateway 010.001.002.003 is deprecated',
     'Shipped on 04/05/2024 via DHL',
+    'The Woolworth wallet card number 078-05-1120 was misused for decades.',
+    'Steuer-ID: 86 095 742 718 wurde abgelehnt.',
+    'Version 10.02.03-001.02 of the firmware is out.',
+    'Ordine 120045, numero di tracciamento 0589 3321 7710.',
+    'Package 1Z 999 AA1 01 2345 6784 arrives Thursday.',
+    'NL91 ABNA 0417 1643 01 returned "invalid account".',
+    'EIN 07-1234567 uses a prefix the IRS never assigned.',
   ],
 };
 
@@ -192,7 +241,7 @@ const ipv4: Detector = {
   confidence: (value, text, start) => {
     // Part of a longer dotted number (OIDs, 5-part versions) or named as a version.
     if (charBefore(text, start) === '.' || /^\.\d/.test(text.slice(start + value.length, start + value.length + 2))) return 0;
-    if (/^(?:v|version|ver\.?|release|build|firmware|fw)$/.test(wordBefore(text, start))) return 0;
+    if (/^(?:v|version|ver\.?|release|build|firmware|fw|section|paragraph|para\.?|§|clause|chapter|article|art\.|item|step|oid)$/.test(wordBefore(text, start))) return 0;
     if (ipv4Reserved(value)) return 0.2;
     return ipv4Private(value) ? 0.6 : 0.9;
   },
@@ -207,6 +256,7 @@ const ipv4: Detector = {
     'The dev server listens on 127.0.0.1:8080',
     'Example host 192.0.2.10 from the RFC',
     'semver 1.2.3 and 10.0.19041',
+    'Paragraph 4.2.1.3 of the contract covers the termination rights.',
   ],
 };
 
@@ -290,6 +340,8 @@ const addressEnglish: Detector = {
   ],
 };
 
+const NOT_STREETS = /^(?:Park|Stell|Sitz|Arbeits|Camping|Zelt|Abstell|Liege|Flug|Spiel|Sport|Tennis|Golf)platz |^(?:Rück|Heim|Hin|Aus|Um|Lösungs|Rechts|Dienst)weg /;
+
 const addressGermanic: Detector = {
   class: 'pii.postal_address',
   family: 'pii',
@@ -297,15 +349,20 @@ const addressGermanic: Detector = {
   variant: 'de_nl_nordic',
   description: 'Street address, name first (DE, AT, CH, NL, Nordics): compound street name, house number, optional postcode and city',
   pattern:
-    String.raw`\b(?:[A-ZÄÖÜ][a-zäöüß]{1,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|straat|laan|gracht|plein|vej|gatan|vägen|katu)|[A-ZÄÖÜ][a-zäöüß]{1,30}er (?:Straße|Strasse|Str\.|Weg|Allee|Platz|Ring|Damm))` +
-    String.raw` \d{1,4}[a-z]?\b(?:,\s?(?:\d{4,5}|\d{4} ?[A-Z]{2}) [A-ZÄÖÜ][a-zäöüß]{2,30})?`,
+    String.raw`\b(?:[A-ZÄÖÜ][a-zäöüß]{1,30}(?:straße|strasse|str\.|weg|gasse|platz|allee|straat|laan|gracht|plein|vej|gatan|vägen|katu|tie|kuja|polku)|[A-ZÄÖÜ][a-zäöüß]{1,30}er (?:Straße|Strasse|Str\.|Weg|Allee|Platz|Ring|Damm))` +
+    String.raw` \d{1,4}[a-z]?\b(?:,\s?(?:\d{4,5}|\d{4} ?[A-Z]{2}|\d{3} \d{2}) [A-ZÄÖÜ][a-zäöüß]{2,30})?`,
+  // Compounds of -platz and -weg that are places but not streets: "Parkplatz 12" is a parking space.
+  validate: (value) => !NOT_STREETS.test(value),
   examples: [
     { text: 'Lieferadresse: Hauptstraße 5, 10115 Berlin', match: 'Hauptstraße 5, 10115 Berlin' },
     { text: 'Bitte an Berliner Straße 112 schicken.', match: 'Berliner Straße 112' },
     { text: 'Ons adres is Kerkstraat 12, 1017 GJ Amsterdam.', match: 'Kerkstraat 12, 1017 GJ Amsterdam' },
     { text: 'Rechnung an Musterstr. 7a', match: 'Musterstr. 7a' },
+    { text: 'Toimitusosoite: Mannerheimintie 12, 00100 Helsinki', match: 'Mannerheimintie 12, 00100 Helsinki' },
+    { text: 'Leveransadress: Drottninggatan 53, 111 21 Stockholm', match: 'Drottninggatan 53, 111 21 Stockholm' },
   ],
   negatives: [
+    'Ich habe 3 Straßen weiter geparkt, Parkplatz 12.',
     'Die Hauptstraße ist heute gesperrt.',
     'Die Straße 5 Kilometer weiter ist frei.',
     'Im Jahr 2024 war die Allee voll.',
@@ -321,12 +378,13 @@ const addressRomance: Detector = {
   description: 'French street address: number, rue/avenue/boulevard…, name, optional postcode and city',
   pattern:
     String.raw`\b\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|cours) (?:(?:de la|de l'|du|des|de|d')\s?)?${UPPER}${LETTERS}{1,30}(?: (?:de |du |des |la )?${UPPER}${LETTERS}{1,30}){0,3}` +
-    String.raw`(?:,? \d{5} ${UPPER}${LETTERS}{1,30}(?:[ -]${UPPER}${LETTERS}{1,30}){0,2})?`,
+    String.raw`(?:,? \d{4,5} ${UPPER}${LETTERS}{1,30}(?:[ -]${UPPER}${LETTERS}{1,30}){0,2})?`,
   confidence: addressConfidence,
   examples: [
     { text: 'Livraison au 12 rue de la Paix, 75002 Paris.', match: '12 rue de la Paix, 75002 Paris' },
     { text: 'Le siège est au 8 bis avenue Victor Hugo à Lyon.', match: '8 bis avenue Victor Hugo' },
     { text: 'Adresse : 45 boulevard Haussmann, 75009 Paris', match: '45 boulevard Haussmann, 75009 Paris' },
+    { text: 'Adresse : 22 rue Royale, 1000 Bruxelles', match: '22 rue Royale, 1000 Bruxelles' },
   ],
   negatives: [
     'Il habite rue de la Paix depuis longtemps.',
@@ -373,14 +431,30 @@ const NAME_WORD = new RegExp(`${UPPER}${LETTERS}+`, 'g');
 function personWithIdValid(value: string): boolean {
   const words = value.match(NAME_WORD) ?? [];
   const nameWords = words.slice(0, 3);
-  if (nameWords.some((w) => NOT_NAME_WORDS.has(w.toLowerCase()))) return false;
+  if (nameWords.some((w) => NOT_NAME_WORDS.has(w.toLowerCase()) || w.length > NAME_WORD_MAX)) return false;
   // The identifier is the last token: it needs at least three digits.
   const id = value.replace(/\)$/, '').split(/[\s:#]+/).pop() ?? '';
   return (id.match(/\d/g) ?? []).length >= 3 || /\d{3}/.test(value.slice(-14));
 }
 
-const NAME = String.raw`${UPPER}${LETTERS}{1,20}(?:\s${UPPER}\.)?(?:\s${UPPER}${LETTERS}{1,20}){1,2}`;
+/**
+ * A name of two or three capitalised words (and an optional initial). Words are unbounded in the
+ * pattern and limited to NAME_WORD_MAX characters by the validator: {1,20} over these classes
+ * made RE2's DFA blow up on base64 and mixed text (about 100 ms per MB).
+ */
+const NAME_WORD_MAX = 21;
+const nameOf = (word: string) => String.raw`${UPPER}${word}(?:\s${UPPER}\.)?(?:\s${UPPER}${word}){1,2}`;
+const NAME = nameOf(`${LETTERS}+`);
+/** The same name with bounded words: only to compute the longest value (the validator enforces it). */
+const NAME_BOUNDED = nameOf(`${LETTERS}{1,${NAME_WORD_MAX - 1}}`);
 const ID_VALUE = String.raw`\s?[:#]?\s?[A-Z0-9](?:[A-Z0-9/-]|\s\d){3,15}\)?`;
+
+const rolePattern = (name: string) =>
+  String.raw`(?i:patient|employee|customer|client|member|student|resident|applicant|policyholder|insured|beneficiary|account holder|cardholder|claimant|passenger|guest|subscriber)(?:\s(?i:name))?\s?[:=-]?\s{1,3}` +
+  String.raw`(?P<value>${name},?\s{1,3}\(?(?i:MRN|ID|ID#|ID no\.?|employee ID|emp(?:loyee)? no\.?|member ID|patient ID|student ID|customer ID|acct\.?|account(?: no\.?| number)?|case(?: no\.?)?|NHS(?: no\.?| number)?|record(?: no\.?)?|badge|policy(?: no\.?| number)?|#)${ID_VALUE})`;
+
+const labelledPattern = (name: string) =>
+  String.raw`(?P<value>${name},?\s{1,3}\(?(?i:MRN|patient ID|employee ID|member ID|student ID|NHS number|NHS no\.?|medical record(?: number| no\.?)?)${ID_VALUE})`;
 
 const personWithRole: Detector = {
   class: 'pii.person_with_id',
@@ -388,9 +462,8 @@ const personWithRole: Detector = {
   severity: 'HIGH',
   variant: 'role',
   description: 'A role word (patient, employee, customer, …), a name and an identifier next to it',
-  pattern:
-    String.raw`(?i:patient|employee|customer|client|member|student|resident|applicant|policyholder|insured|beneficiary|account holder|cardholder|claimant|passenger|guest|subscriber)(?:\s(?i:name))?\s?[:=-]?\s{1,3}` +
-    String.raw`(?P<value>${NAME},?\s{1,3}\(?(?i:MRN|ID|ID#|ID no\.?|employee ID|emp(?:loyee)? no\.?|member ID|patient ID|student ID|customer ID|acct\.?|account(?: no\.?| number)?|case(?: no\.?)?|NHS(?: no\.?| number)?|record(?: no\.?)?|badge|policy(?: no\.?| number)?|#)${ID_VALUE})`,
+  pattern: rolePattern(NAME),
+  maxLength: maxMatchLength(rolePattern(NAME_BOUNDED)),
   validate: personWithIdValid,
   examples: [
     { text: 'Patient: John Smith, MRN 12345678, admitted 03/02 with chest pain.', match: 'John Smith, MRN 12345678' },
@@ -412,7 +485,8 @@ const personWithStrongId: Detector = {
   severity: 'HIGH',
   variant: 'labelled_id',
   description: 'A name followed by a personal record identifier (MRN, patient/employee/member ID, NHS number)',
-  pattern: String.raw`(?P<value>${NAME},?\s{1,3}\(?(?i:MRN|patient ID|employee ID|member ID|student ID|NHS number|NHS no\.?|medical record(?: number| no\.?)?)${ID_VALUE})`,
+  pattern: labelledPattern(NAME),
+  maxLength: maxMatchLength(labelledPattern(NAME_BOUNDED)),
   validate: personWithIdValid,
   examples: [
     { text: 'Lab results for Hannah Becker (MRN: 77120934) are ready.', match: 'Hannah Becker (MRN: 77120934)' },

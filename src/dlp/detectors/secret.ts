@@ -52,7 +52,9 @@ const awsSecretKey: Detector = {
   // as in KEY=value, but only pads the end of base64).
   pattern: String.raw`(?:^|[^A-Za-z0-9/+])(?P<value>[A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=])`,
   keywords: ['aws', 'secret'],
-  context: { words: ['aws*', 'secret*', 'secretaccesskey'], window: 60 },
+  // "aws" or the AWS field names: a bare "secret" (Flask's SECRET_KEY, client_secret) names some
+  // other secret, which the generic detector reports.
+  context: { words: ['aws*', 'secretaccesskey', 'secret_access_key', 'secret-access-key', 'secret access key'], window: 60 },
   // Random base64 of 40 characters carries about 5 bits/char; hex digests (git SHAs) at most 4.
   validate: (v) =>
     isPlaceholder(v) || (shannonEntropy(v) >= 4.2 && /[a-z]/.test(v) && /[A-Z]/.test(v) && /[\d/+]/.test(v)),
@@ -67,6 +69,7 @@ const awsSecretKey: Detector = {
     join('aws_secret_access_key = ', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCY', 'EXAMPLEKEY'),
     join('checksum ', '2pdBNmmymB28MQshBJJdi1CD', '9qYPJhPKcM4AhfWP', ' for the tarball'),
     'AWS secret: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+    join("app.config['SECRET_KEY'] = '", 'mmYgqTkRUrE2Bnw8ELi3B6rc', 'U4E6wJvz9LYX62DE', "'"),
   ],
 };
 
