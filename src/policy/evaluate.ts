@@ -1,4 +1,5 @@
 import RE2 from 're2';
+import { compileGlobs } from './glob.js';
 import type { Condition, PolicyAction, PolicyDefinition, PolicyStage, RiskLevel } from './schema.js';
 
 /**
@@ -59,7 +60,10 @@ export interface Evaluation {
   winner: CompiledPolicy | null;
   /** The winner's action; with no winner, the tenant's default at the request stage, ALLOW at the response stage. */
   action: PolicyAction;
-  /** No policy matched and the action is the tenant's default. */
+  /**
+   * No request-stage policy matched, so the tenant's default_action decided (ALLOW or DENY). Never
+   * true at the response stage, whose fallback is always ALLOW rather than a tenant setting.
+   */
   defaulted: boolean;
 }
 
@@ -68,20 +72,7 @@ type Test = (input: PolicyInput, lowerPrompt: () => string) => boolean;
 const RISK_RANK: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 const SEVERITY_RANK = { LOW: 0, MEDIUM: 1, HIGH: 2, CRITICAL: 3 } as const;
 
-/** A glob (`*` any run, `?` one character) as an anchored RE2 pattern: linear time whatever the operator writes. */
-export function globToRegex(glob: string): string {
-  let out = '';
-  for (const ch of glob) {
-    if (ch === '*') out += '.*';
-    else if (ch === '?') out += '.';
-    else out += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
-  }
-  return `^(?s:${out})$`;
-}
-
-function anyGlob(globs: readonly string[]): RE2 {
-  return new RE2(globs.map(globToRegex).join('|'));
-}
+export { globToRegex } from './glob.js';
 
 function headerValue(headers: PolicyInput['headers'], name: string): string | undefined {
   const v = headers[name];
@@ -95,6 +86,12 @@ function hostOf(url: string | null): string | null {
   } catch {
     return null;
   }
+}
+
+/** `pii.email` → `pii`; a class without a family (not one the DLP engine emits) belongs to none. */
+function familyOf(cls: string): string {
+  const dot = cls.indexOf('.');
+  return dot > 0 ? cls.slice(0, dot) : '';
 }
 
 function findingsIn(input: PolicyInput, direction: 'request' | 'response' | 'any') {
@@ -123,7 +120,7 @@ function compileCondition(c: Condition): Test {
         const want = c.value.replace(/\/+$/, '').toLowerCase();
         return (i) => i.upstreamUrl !== null && (i.upstreamUrl.replace(/\/+$/, '').toLowerCase() === want || hostOf(i.upstreamUrl) === want);
       }
-      const re = c.op === 'glob' ? new RE2(globToRegex(c.value), 'i') : new RE2(c.value);
+      const re = c.op === 'glob' ? compileGlobs([c.value], 'i') : new RE2(c.value);
       return (i) => i.upstreamUrl !== null && (re.test(i.upstreamUrl) || re.test(hostOf(i.upstreamUrl) ?? ''));
     }
     case 'model': {
@@ -131,7 +128,7 @@ function compileCondition(c: Condition): Test {
         const models = new Set(c.value);
         return (i) => i.model !== null && models.has(i.model);
       }
-      const re = anyGlob(c.value);
+      const re = compileGlobs(c.value);
       return (i) => i.model !== null && re.test(i.model);
     }
     case 'tool_name': {
@@ -139,7 +136,7 @@ function compileCondition(c: Condition): Test {
         const tools = new Set(c.value);
         return (i) => i.tools.some((t) => tools.has(t));
       }
-      const re = anyGlob(c.value);
+      const re = compileGlobs(c.value);
       return (i) => i.tools.some((t) => re.test(t));
     }
     case 'prompt': {
@@ -176,7 +173,7 @@ function compileCondition(c: Condition): Test {
     }
     case 'dlp_category': {
       const families = new Set(c.value);
-      return (i) => findingsIn(i, c.direction).some((f) => families.has(f.class.slice(0, f.class.indexOf('.'))));
+      return (i) => findingsIn(i, c.direction).some((f) => families.has(familyOf(f.class)));
     }
     case 'risk_level': {
       const min = RISK_RANK[c.value];
@@ -188,7 +185,7 @@ function compileCondition(c: Condition): Test {
     case 'session': {
       const pick = c.field === 'user' ? (i: PolicyInput) => i.user : (i: PolicyInput) => i.session;
       if (c.op === 'equals') return (i) => pick(i) === c.value;
-      const re = new RE2(globToRegex(c.value));
+      const re = compileGlobs([c.value]);
       return (i) => {
         const v = pick(i);
         return v !== null && re.test(v);
@@ -251,5 +248,5 @@ export function evaluate(set: PolicySet, stage: PolicyStage, input: PolicyInput)
   const winner = matched[0] ?? null;
   if (winner) return { matched, winner, action: winner.action, defaulted: false };
   const action = stage === 'request' ? set.defaultAction : 'ALLOW';
-  return { matched, winner: null, action, defaulted: stage === 'request' && action !== 'ALLOW' };
+  return { matched, winner: null, action, defaulted: stage === 'request' };
 }

@@ -1,5 +1,6 @@
 import RE2 from 're2';
 import { RenLayerError } from '../core/errors.js';
+import { compileGlobs } from './glob.js';
 
 /**
  * The policy model of SPEC §5, and its validation. A policy is checked field by field, and a
@@ -114,6 +115,19 @@ function regex(v: unknown, field: string, caseInsensitive = false): string {
   return source;
 }
 
+/**
+ * Globs always translate to valid RE2, but a long list can still exceed RE2's program size: check
+ * the very program evaluate builds, so it is refused here rather than when the proxy compiles.
+ */
+function globs(values: string[], field: string, flags = ''): string[] {
+  try {
+    compileGlobs(values, flags);
+  } catch (err) {
+    refuse(field, `these globs do not compile together (${(err as Error).message}); use fewer or shorter patterns`);
+  }
+  return values;
+}
+
 function direction(v: unknown, field: string): FindingDirection {
   if (v === undefined || v === null) return 'any';
   if (v !== 'request' && v !== 'response' && v !== 'any') refuse(field, 'must be request, response or any');
@@ -121,6 +135,17 @@ function direction(v: unknown, field: string): FindingDirection {
 }
 
 const KNOWN_KEYS = new Set(['field', 'op', 'value', 'name', 'case_insensitive', 'direction']);
+
+/**
+ * Keys that only some fields read. Accepting them elsewhere would silently drop them, and a rule
+ * written as `{field: model, case_insensitive: true}` or `{field: prompt, direction: response}`
+ * would not do what it says; so they are refused where they do not apply.
+ */
+const KEY_FIELDS: Readonly<Record<string, readonly ConditionField[]>> = {
+  name: ['header'],
+  case_insensitive: ['prompt'],
+  direction: ['dlp_class', 'dlp_category', 'risk_level'],
+};
 
 /** One condition, checked; `at` is its place in the policy (`conditions[2]`). */
 export function parseCondition(input: unknown, at: string): Condition {
@@ -131,6 +156,9 @@ export function parseCondition(input: unknown, at: string): Condition {
     refuse(`${at}.field`, `must be one of ${Object.keys(FIELD_OPERATORS).join(', ')}`);
   }
   const f = field as ConditionField;
+  for (const [key, fields] of Object.entries(KEY_FIELDS)) {
+    if (input[key] !== undefined && input[key] !== null && !fields.includes(f)) refuse(`${at}.${key}`, `${f} takes no ${key} (only ${fields.join(', ')})`);
+  }
   const op = input.op;
   if (typeof op !== 'string' || !FIELD_OPERATORS[f].includes(op)) {
     refuse(`${at}.op`, `${f} takes ${FIELD_OPERATORS[f].join(' or ')}`);
@@ -143,10 +171,14 @@ export function parseCondition(input: unknown, at: string): Condition {
     case 'action_type':
       return { field: f, op: 'in', value: list(input.value, value, ACTION_TYPES) };
     case 'upstream':
-      return { field: f, op: op as 'equals', value: op === 'regex' ? regex(input.value, value) : text(input.value, value) };
+      if (op === 'regex') return { field: f, op, value: regex(input.value, value) };
+      if (op === 'glob') return { field: f, op, value: globs([text(input.value, value)], value, 'i')[0]! };
+      return { field: f, op: 'equals', value: text(input.value, value) };
     case 'model':
-    case 'tool_name':
-      return { field: f, op: op as 'in', value: list(input.value, value) };
+    case 'tool_name': {
+      const values = list(input.value, value);
+      return { field: f, op: op as 'in', value: op === 'glob' ? globs(values, value) : values };
+    }
     case 'prompt': {
       const ci = input.case_insensitive ?? false;
       if (typeof ci !== 'boolean') refuse(`${at}.case_insensitive`, 'must be true or false');
@@ -182,7 +214,10 @@ export function parseCondition(input: unknown, at: string): Condition {
     }
     case 'user':
     case 'session':
-      return { field: f, op: op as 'equals', value: text(input.value, value, 256) };
+    {
+      const v = text(input.value, value, 256);
+      return { field: f, op: op as 'equals', value: op === 'glob' ? globs([v], value)[0]! : v };
+    }
   }
 }
 
