@@ -45,7 +45,7 @@ describe('parsePolicy defaults and top-level fields', () => {
     [{ message: 'x'.repeat(1001) }, 'message', 'at most 1000 characters'],
     [{ scope: ['a'] }, 'scope', 'must be {agents: [...]}'],
     [{ scope: { agent: ['a'] } }, 'scope.agent', 'scope has agents'],
-    [{ scope: { agents: [] } }, 'scope.agents', 'non-empty list'],
+    [{ scope: { agents: {} } }, 'scope.agents', 'non-empty list'],
     [{ scope: { agents: ['a', ''] } }, 'scope.agents[1]', 'non-empty string'],
     [{ conditions: {} }, 'conditions', 'must be a list'],
     [{ conditions: Array.from({ length: 33 }, () => ({ field: 'agent', op: 'in', value: ['a'] })) }, 'conditions', 'at most 32 conditions'],
@@ -59,8 +59,18 @@ describe('parsePolicy defaults and top-level fields', () => {
     expect(refusal(() => parsePolicy('DENY everything'), 'policy')).toBe('policy: must be an object');
   });
 
+  it('reads an empty agent list as tenant-wide, as it is stored', () => {
+    expect(parsePolicy(policy({ scope: { agents: [] } })).scope).toEqual({ agents: [] });
+    expect(parsePolicy(policy({ scope: {} })).scope).toEqual({ agents: [] });
+  });
+
   it('keeps scope agents as written', () => {
     expect(parsePolicy(policy({ scope: { agents: ['agt_1', 'support-bot'] } })).scope).toEqual({ agents: ['agt_1', 'support-bot'] });
+  });
+
+  it('is idempotent for a tenant-wide policy', () => {
+    const once = parsePolicy(policy());
+    expect(parsePolicy(JSON.parse(JSON.stringify(once)))).toEqual(once);
   });
 
   it('is idempotent: its output parses to itself', () => {

@@ -256,7 +256,9 @@ export function parsePolicy(input: unknown): PolicyDefinition {
   if (input.scope !== undefined && input.scope !== null) {
     if (!isRecord(input.scope)) refuse('scope', 'must be {agents: [...]} or omitted for tenant-wide');
     for (const k of Object.keys(input.scope)) if (k !== 'agents') refuse(`scope.${k}`, 'unknown key; scope has agents');
-    if (input.scope.agents !== undefined) agents = list(input.scope.agents, 'scope.agents');
+    // An empty list is tenant-wide, as stored for policies saved without a scope.
+    const a = input.scope.agents;
+    if (a !== undefined && !(Array.isArray(a) && a.length === 0)) agents = list(a, 'scope.agents');
   }
   const raw = input.conditions ?? [];
   if (!Array.isArray(raw)) refuse('conditions', 'must be a list of {field, op, value}');
