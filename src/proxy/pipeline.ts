@@ -5,7 +5,11 @@ import { RenLayerError, isRenLayerError } from '../core/errors.js';
 import { newTraceId } from '../core/ids.js';
 import { hashApiKey, isWellFormedApiKey } from '../core/keys.js';
 import type { Dispatcher } from 'undici';
-import { decide, redactJson, scan, type Finding } from '../dlp/engine.js';
+import { redactJson, scan, type Finding } from '../dlp/engine.js';
+import { evaluate, type Evaluation, type PolicyInput } from '../policy/evaluate.js';
+import type { Limiter, LimitRule, LimitState, LimitSubject } from '../limits/types.js';
+import { policyInput } from './policy-input.js';
+import { PRECEDENCE, publicFinding, verdict, type Status } from './verdict.js';
 import { classify, type Classification } from '../dialects/classify.js';
 import { apiKind, normalizeRequest, requestStreamUsage, type ApiKind, type NormalizedRequest, type Usage } from '../dialects/index.js';
 import { dialectForPath, errorBody, type Dialect } from '../dialects/errors.js';
@@ -29,9 +33,8 @@ export interface PipelineDeps {
   /** Seals original bodies for tenants that store them (RENLAYER_ENCRYPTION_KEY). */
   encryptionKey: Buffer | undefined;
   traceBodyMaxBytes: number;
+  limiter: Limiter;
 }
-
-type Status = TraceRow['status'];
 
 /** Everything known about one call as it moves through the stages. */
 interface Call {
@@ -62,6 +65,12 @@ interface Call {
   usageInjected: boolean;
   usage: Usage | null;
   findings: Finding[];
+  /** Every policy that matched, request stage then response stage, and the one that decided. */
+  policyIds: string[];
+  winningPolicyId: string | null;
+  /** The limits that applied, for charging usage at the end, and where they stood. */
+  limitRules: LimitRule[];
+  limitStates: LimitState[] | null;
   upstream?: UpstreamTarget;
   status: Status;
   reason: string | null;
@@ -75,12 +84,6 @@ interface Call {
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const EMPTY = Buffer.alloc(0);
-const PRECEDENCE: Record<Status, number> = { ALLOWED: 0, DLP_WARNED: 1, FLAGGED: 2, DLP_BLOCKED: 3, DENIED: 4 };
-
-/** What an agent and a trace may see of a finding: never the value. */
-function publicFinding(f: Finding) {
-  return { class: f.class, severity: f.severity, direction: f.direction, location: f.location };
-}
 /** Largest JSON answer held whole (for usage and response scanning); larger ones stream through. */
 const RESPONSE_BUFFER_MAX = 32 * 1024 * 1024;
 
@@ -119,6 +122,10 @@ export class Pipeline {
       usageInjected: false,
       usage: null,
       findings: [],
+      policyIds: [],
+      winningPolicyId: null,
+      limitRules: [],
+      limitStates: null,
       status: 'ALLOWED',
       reason: null,
       httpStatus: 0,
@@ -134,8 +141,10 @@ export class Pipeline {
       this.deps.traces.assertCapacity();
       await this.readBody(call);
       this.classify(call);
+      await this.checkLimits(call);
       this.scanRequest(call);
       this.chooseUpstream(call);
+      this.judgeRequest(call);
       await this.forward(call);
     } catch (err) {
       this.fail(call, err);
@@ -224,42 +233,90 @@ export class Pipeline {
   }
 
   /**
-   * Request DLP (SPEC §3 steps 5 and 7): findings first, then the decision — block (403
-   * dlp_blocked, or DLP_WARNED / would_block in flag-only mode), redact the forwarded body, or
-   * warn. The answer and the trace carry class, severity and location, never the value.
+   * Rate limits and budgets (SPEC §3 step 4, §7): every limit that applies must pass; a breach
+   * answers 429 with the limit and Retry-After, and counts nothing. No limits, no round trip.
    */
+  private async checkLimits(call: Call): Promise<void> {
+    const agentId = call.agent!.id;
+    const rules = call.tenant!.limits.filter((r) => r.agentId === null || r.agentId === agentId);
+    if (rules.length === 0) return;
+    call.limitRules = rules;
+    const decision = await this.deps.limiter.check(rules, this.limitSubject(call));
+    call.limitStates = decision.states;
+    if (!decision.allowed) {
+      const b = decision.breach;
+      throw new RenLayerError('rate_limit_exceeded',
+        `${b.scope.replace('_', '-')} limit of ${b.limit} ${b.dimension === 'cost_usd' ? 'USD' : b.dimension} per ${b.window} reached; retry in ${b.retryAfterS} s`,
+        { limit: { scope: b.scope, dimension: b.dimension, window: b.window, limit: b.limit, retry_after_s: b.retryAfterS } });
+    }
+  }
+
+  private limitSubject(call: Call): LimitSubject {
+    return { tenantId: call.tenant!.id, agentId: call.agent!.id, keyId: call.key!.id, user: call.user };
+  }
+
+  /** Request DLP scan (SPEC §3 step 5): findings first, so that policies can match on them. */
   private scanRequest(call: Call): void {
     const texts = call.normalized?.texts;
     if (!texts || texts.length === 0) return;
     const started = performance.now();
     call.findings = scan(call.tenant!.dlp, texts, 'request', call.agent!.id);
     this.deps.metrics.dlpScan.observe((performance.now() - started) / 1000);
-    if (call.findings.length === 0) return;
-    const decision = decide(call.findings);
-    if (decision.blocked) {
-      if (call.tenant!.enforcement === 'flag_only') {
-        this.raise(call, 'DLP_WARNED', 'would_block');
-      } else {
-        throw new RenLayerError('dlp_blocked', 'the request contains data this tenant does not allow to leave',
-          { findings: call.findings.filter((f) => f.action === 'block').map(publicFinding) });
-      }
-    }
-    if (decision.redact.length > 0 && call.json !== undefined) {
-      call.json = redactJson(call.json, decision.redact);
+  }
+
+  /**
+   * Policies and the DLP decision (SPEC §3 steps 6 and 7): a DENY answers 403 policy_denied, a
+   * blocking finding 403 dlp_blocked (flag-only tenants: forwarded, would_deny / would_block);
+   * redaction rewrites the forwarded body. The answer and the trace carry class, severity and
+   * location of findings, never the value.
+   */
+  private judgeRequest(call: Call): void {
+    const tenant = call.tenant!;
+    const evaluation = evaluate(tenant.policies, 'request', this.policyInput(call, call.findings));
+    this.recordPolicies(call, evaluation);
+    const v = verdict(call.findings, evaluation, tenant.enforcement);
+    if (v.refusal) throw v.refusal;
+    if (v.redact.length > 0 && call.json !== undefined) {
+      call.json = redactJson(call.json, v.redact);
       call.body = Buffer.from(JSON.stringify(call.json));
-      this.raise(call, 'DLP_WARNED', 'dlp_redacted');
     }
-    if (decision.warned) this.raise(call, 'DLP_WARNED', 'dlp_warned');
+    if (v.status !== 'ALLOWED') this.raise(call, v.status, v.reason);
+  }
+
+  private policyInput(call: Call, findings: readonly Finding[]): PolicyInput {
+    return policyInput({
+      agent: call.agent!, classification: call.classification, normalized: call.normalized, upstream: call.upstream,
+      headers: call.req.headers, requestBytes: call.received.length, user: call.user, session: call.session,
+    }, findings);
+  }
+
+  private recordPolicies(call: Call, e: Evaluation): void {
+    for (const p of e.matched) if (!call.policyIds.includes(p.id)) call.policyIds.push(p.id);
+    if (e.winner && e.action !== 'ALLOW') call.winningPolicyId = e.winner.id;
+    else if (e.winner && call.winningPolicyId === null) call.winningPolicyId = e.winner.id;
+  }
+
+  /**
+   * Response-stage policies (SPEC §5), over the request's findings and the answer's so far: a
+   * DENY withholds the answer (enforce), a FLAG flags the call. Null when the answer may go on.
+   */
+  private judgeResponse(call: Call, responseFindings: readonly Finding[]): RenLayerError | null {
+    const tenant = call.tenant!;
+    const evaluation = evaluate(tenant.policies, 'response', this.policyInput(call, [...call.findings, ...responseFindings]));
+    if (evaluation.matched.length === 0) return null;
+    this.recordPolicies(call, evaluation);
+    const v = verdict([], evaluation, tenant.enforcement, 'response');
+    if (v.refusal) return v.refusal;
+    if (v.status !== 'ALLOWED') this.raise(call, v.status, v.reason);
+    return null;
   }
 
   /** What the response findings that did not stop the answer make of the call's status. */
   private judgeResponseFindings(call: Call, findings: Finding[]): void {
     if (findings.length === 0) return;
-    const decision = decide(findings);
-    // Only reached unblocked in flag-only mode: record what enforcement would have done.
-    if (decision.blocked) this.raise(call, 'DLP_WARNED', 'would_block');
-    else if (decision.redact.length > 0) this.raise(call, 'DLP_WARNED', 'dlp_redacted');
-    else if (decision.warned) this.raise(call, 'DLP_WARNED', 'dlp_warned');
+    const v = verdict(findings, { matched: [], winner: null, action: 'ALLOW', defaulted: false }, call.tenant!.enforcement, 'response');
+    // Only reached unblocked in flag-only mode, or for redact and warn.
+    if (v.status !== 'ALLOWED') this.raise(call, v.status, v.reason);
   }
 
   /** Moves the call's status up the SPEC §3 precedence, never down. */
@@ -306,7 +363,12 @@ export class Pipeline {
       maxBuffer: RESPONSE_BUFFER_MAX,
       bodies: this.bodies(call.tenant!),
       clientGone: () => clientGone,
-      responseDlp: { dlp: call.tenant!.dlp, agentId: call.agent!.id, enforce: call.tenant!.enforcement === 'enforce' },
+      responseDlp: {
+        dlp: call.tenant!.dlp,
+        agentId: call.agent!.id,
+        enforce: call.tenant!.enforcement === 'enforce',
+        ...(call.tenant!.policies.response.length > 0 ? { judge: (findings: Finding[]) => this.judgeResponse(call, findings) } : {}),
+      },
     }, response, (r) => {
       call.upstreamMs = performance.now() - call.upstreamStart!;
       call.responseBytes = r.bytes;
@@ -316,6 +378,7 @@ export class Pipeline {
       call.responseOriginal = r.originalBody;
       if (r.status !== undefined) call.httpStatus = r.status;
       call.findings.push(...r.findings);
+      if (r.refusal) return this.finish(call, 'DENIED', 'policy_denied');
       if (r.dlpBlocked) return this.finish(call, 'DLP_BLOCKED', 'dlp_blocked_response');
       this.judgeResponseFindings(call, r.findings);
       if (r.outcome === 'client_closed') {
@@ -394,6 +457,8 @@ export class Pipeline {
     }
     const body = JSON.stringify(errorBody(call.dialect, { code, status, message, traceId: call.traceId, extra: e?.details },
       call.classification?.rpcId));
+    const retryAfter = (e?.details?.limit as { retry_after_s?: number } | undefined)?.retry_after_s;
+    if (retryAfter !== undefined) call.res.setHeader('retry-after', String(retryAfter));
     call.res.writeHead(status, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) });
     call.res.end(body);
   }
@@ -431,10 +496,10 @@ export class Pipeline {
       tokens_in: call.usage?.inputTokens ?? null,
       tokens_out: call.usage?.outputTokens ?? null,
       cost_usd: call.usage ? call.tenant.prices.cost(call.normalized?.model ?? null, call.usage.inputTokens, call.usage.outputTokens) : null,
-      policy_ids: [],
-      winning_policy_id: null,
+      policy_ids: call.policyIds,
+      winning_policy_id: call.winningPolicyId,
       dlp_findings: call.findings.map((f) => ({ ...publicFinding(f), confidence: f.confidence, hash: f.hash, action: f.action })),
-      rate_limit: null,
+      rate_limit: call.limitStates,
       request_bytes: call.body.length,
       response_bytes: call.responseBytes,
       ...this.storedBodies(call, call.tenant),
@@ -445,6 +510,11 @@ export class Pipeline {
       this.deps.traces.record(row);
     } catch (err) {
       this.log(call).error({ err: (err as Error).message }, 'could not journal the trace');
+    }
+    // Token and cost budgets are charged with the real usage once it is known (SPEC §7).
+    if (call.usage && call.limitRules.some((r) => r.dimension !== 'requests')) {
+      void this.deps.limiter.charge(call.limitRules, this.limitSubject(call),
+        { tokens: call.usage.inputTokens + call.usage.outputTokens, costUsd: row.cost_usd ?? 0 });
     }
     const m = this.deps.metrics;
     m.requests.inc({ status, action_type: row.action_type });

@@ -7,6 +7,7 @@ import { updateAtPath } from '../dlp/redact.js';
 import { STREAM_WINDOW, StreamScanner } from '../dlp/stream.js';
 import { redactedJsonBody, streamedBody, type BodyPolicy } from './bodies.js';
 import { agentResponseHeaders } from './http-headers.js';
+import { RenLayerError } from '../core/errors.js';
 
 /**
  * Carries an upstream answer to the agent. Three ways, by what the answer is:
@@ -29,6 +30,8 @@ export interface RelayResult {
   /** Response DLP findings, and whether they stopped the answer. */
   findings: Finding[];
   dlpBlocked: boolean;
+  /** A response-stage policy withheld the answer. */
+  refusal?: RenLayerError;
   /** The answer as the trace stores it (redacted), and the original bytes to seal; see bodies.ts. */
   storedBody?: string;
   originalBody?: Buffer;
@@ -39,6 +42,11 @@ export interface ResponseDlp {
   dlp: CompiledDlp;
   agentId: string;
   enforce: boolean;
+  /**
+   * Response-stage policies over the findings so far: a refusal withholds the answer. Absent
+   * when the tenant has none, so the common case costs nothing.
+   */
+  judge?: (findings: Finding[]) => RenLayerError | null;
 }
 
 export interface RelayContext {
@@ -170,16 +178,18 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
     result.findings = scan(ctx.responseDlp.dlp, responseTexts(ctx.api, parsed), 'response', ctx.responseDlp.agentId);
     if (ctx.bodies.redacted) result.storedBody = redactedJsonBody(parsed, original, result.findings, ctx.bodies.maxBytes);
     const decision = decide(result.findings);
-    if (decision.blocked && ctx.responseDlp.enforce) {
-      result.dlpBlocked = true;
-      result.status = 403;
+    const blocked = decision.blocked && ctx.responseDlp.enforce;
+    const refusal = blocked ? null : ctx.responseDlp.judge?.(result.findings) ?? null;
+    if (blocked || refusal) {
+      const answer = refusal ?? new RenLayerError('dlp_blocked', 'the answer contains data this tenant does not allow to reach the agent',
+        { findings: publicFindings(result.findings.filter((f) => f.action === 'block')) });
+      result.dlpBlocked = blocked;
+      if (refusal) result.refusal = refusal;
+      result.status = answer.status;
       beforeEnd(result);
       if (result.outcome === 'client_closed') return result;
-      const text = JSON.stringify(errorBody(ctx.dialect, {
-        code: 'dlp_blocked', status: 403, traceId: ctx.traceId, message: 'the answer contains data this tenant does not allow to reach the agent',
-        extra: { findings: publicFindings(result.findings.filter((f) => f.action === 'block')) },
-      }, ctx.rpcId));
-      ctx.res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      const text = JSON.stringify(errorBody(ctx.dialect, { code: answer.code, status: answer.status, traceId: ctx.traceId, message: answer.message, extra: answer.details }, ctx.rpcId));
+      ctx.res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       ctx.res.end(text);
       return result;
     }
@@ -233,6 +243,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   // Every way out judges what is left and records the bodies for the trace first.
   const settle = () => {
     scanner.end();
+    judge();
     result.findings = scanner.findings;
     if (ctx.bodies.redacted) result.storedBody = streamedBody(scanner.recordedTexts(), ctx.bodies.maxBytes);
     if (ctx.bodies.sealKey) result.originalBody = Buffer.concat(raw, rawBytes);
@@ -241,7 +252,16 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   // text of its stream: a secret split across events is seen whole before any of it leaves.
   const held: HeldEvent[] = [];
   let finished = false;
-  const blocked = () => ctx.responseDlp.enforce && scanner.blocking().length > 0;
+  // Response-stage policies are judged on the first event and again whenever findings grow.
+  let refusal: RenLayerError | null = null;
+  let judged = -1;
+  const judge = () => {
+    if (!ctx.responseDlp.judge || refusal || scanner.findings.length === judged) return;
+    judged = scanner.findings.length;
+    refusal = ctx.responseDlp.judge(scanner.findings);
+  };
+  const dlpBlocked = () => ctx.responseDlp.enforce && scanner.blocking().length > 0;
+  const blocked = () => dlpBlocked() || refusal !== null;
   const release = async (all: boolean) => {
     while (held.length > 0) {
       const h = held[0]!;
@@ -258,6 +278,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       const deltas = seen.texts ? scanner.push(seen.texts).map((e, i) => ({ ...e, start: e.end - seen.texts![i]!.value.length, path: seen.texts![i]!.path })) : [];
       // A repeat of a key's whole text means the key is complete: its tail can be judged now.
       for (const echo of seen.echoes ?? []) scanner.endKey(echo.stream);
+      judge();
       if (blocked()) return;
       let data: string | null = ev.data;
       if (ctx.usageInjected && !ev.comment) data = stripInjectedUsage(ev.data);
@@ -278,6 +299,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     if (!blocked() && !ctx.clientGone()) {
       await forward(parser.end());
       scanner.end();
+      judge();
       if (!blocked()) await release(true);
     }
   } catch (err) {
@@ -293,14 +315,14 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   if (blocked()) {
     // Nothing of the value was released; the agent gets a failure in its dialect, and the
     // upstream is not read further.
-    result.dlpBlocked = true;
+    result.dlpBlocked = dlpBlocked();
+    const stop: RenLayerError = result.dlpBlocked
+      ? new RenLayerError('dlp_blocked', 'the answer contains data this tenant does not allow to reach the agent', { findings: publicFindings(scanner.blocking()) })
+      : refusal!;
+    if (!result.dlpBlocked) result.refusal = stop;
     upstream.body.destroy();
     beforeEnd(result);
-    res.end(streamErrorEvent(ctx.api, {
-      code: 'dlp_blocked', status: 403, traceId: ctx.traceId,
-      message: 'the answer contains data this tenant does not allow to reach the agent',
-      extra: { findings: publicFindings(scanner.blocking()) },
-    }));
+    res.end(streamErrorEvent(ctx.api, { code: stop.code, status: stop.status, traceId: ctx.traceId, message: stop.message, extra: stop.details }));
     return result;
   }
   if (result.outcome === 'upstream_error') {

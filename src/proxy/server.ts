@@ -10,6 +10,7 @@ import { Pipeline } from './pipeline.js';
 import { ConfigSnapshot } from './snapshot.js';
 import { TraceWriter } from './traces.js';
 import { Upstreams } from './upstream.js';
+import { MemoryLimiter } from '../limits/memory.js';
 
 export interface ProxyHandle {
   server: Server;
@@ -61,6 +62,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   });
   const traces = new TraceWriter(db, log, { spoolDir: config.spoolDir, maxJournalBytes: config.spoolMaxBytes });
   const upstreams = new Upstreams(config.upstreamTimeoutMs);
+  const limiter = new MemoryLimiter();
   const pipeline = new Pipeline({
     snapshot,
     traces,
@@ -72,6 +74,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
     metrics,
     encryptionKey: config.encryptionKey,
     traceBodyMaxBytes: config.traceBodyMaxBytes,
+    limiter,
   });
   metrics.sampleWith(() => {
     metrics.traceQueue.set(traces.queueDepth);

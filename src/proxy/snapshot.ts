@@ -7,6 +7,10 @@ import { compileDlp, type CompiledDlp, type TenantDlpConfig } from '../dlp/engin
 import { PriceTable, type Price } from '../limits/prices.js';
 import { loadTenantDlpConfig } from '../store/dlp.js';
 import { agentHeadersContext } from '../store/agents.js';
+import { loadLimits } from '../store/limits.js';
+import { loadPolicies } from '../store/policies.js';
+import { compilePolicies, type PolicySet } from '../policy/evaluate.js';
+import type { LimitRule } from '../limits/types.js';
 
 /**
  * The proxy's in-memory configuration: keys by hash, agents and tenant settings, rebuilt per
@@ -49,6 +53,10 @@ export interface TenantEntry {
   prices: PriceTable;
   /** The tenant's DLP set, compiled once per change. */
   dlp: CompiledDlp;
+  /** Enabled policies, compiled and ordered per stage, with the tenant's default action. */
+  policies: PolicySet;
+  /** Enabled rate limits and budgets. */
+  limits: LimitRule[];
 }
 
 interface TenantConfig {
@@ -272,7 +280,7 @@ export class ConfigSnapshot {
     // One snapshot for every read: under READ COMMITTED each statement sees the latest commit, so
     // an agent and its key committed between two reads would load the key without its agent, and
     // that key would be refused (401) until the next reload.
-    const [ver, tenantRows, agentRows, keyRows, priceRows, dlpConfig] = await this.db.transaction(async (tx) => {
+    const [ver, tenantRows, agentRows, keyRows, priceRows, dlpConfig, policyRows, limits] = await this.db.transaction(async (tx) => {
       await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       return [
         await tx.query<{ version: number; changed_at: Date }>('SELECT version, changed_at FROM renlayer.config_versions WHERE tenant_id = $1', [tenantId]),
@@ -287,6 +295,8 @@ export class ConfigSnapshot {
         await tx.query<{ model: string; input: string; output: string }>(
           'SELECT model, input_usd_per_mtok AS input, output_usd_per_mtok AS output FROM renlayer.model_prices WHERE tenant_id = $1', [tenantId]),
         await loadTenantDlpConfig(tx, tenantId),
+        await loadPolicies(tx, tenantId),
+        await loadLimits(tx, tenantId),
       ] as const;
     });
     const version = ver.rows[0]?.version ?? 0;
@@ -312,6 +322,8 @@ export class ConfigSnapshot {
           prices: priceRows.rows.length === 0 ? DEFAULT_PRICES
             : new PriceTable(Object.fromEntries(priceRows.rows.map((p): [string, Price] => [p.model, { input: Number(p.input), output: Number(p.output) }]))),
           dlp: this.compileTenantDlp(tenantId, dlpConfig),
+          policies: this.compileTenantPolicies(tenantId, policyRows, t.default_action),
+          limits,
         },
         agents,
         keyHashes,
@@ -335,6 +347,17 @@ export class ConfigSnapshot {
       this.log.error({ tenant_id: tenantId, err: (err as Error).message }, 'a DLP pattern of this tenant does not compile; enforcing without the tenant\'s custom patterns');
       return compileDlp({ ...config, patterns: [] }, salt);
     }
+  }
+
+  /**
+   * Policies are validated when saved; one that fails its check here (written by plain SQL) is
+   * left out and logged, like a broken DLP pattern: the rest of the tenant's rules still hold.
+   */
+  private compileTenantPolicies(tenantId: string, loaded: Awaited<ReturnType<typeof loadPolicies>>, defaultAction: 'ALLOW' | 'DENY'): PolicySet {
+    for (const bad of loaded.invalid) {
+      this.log.error({ tenant_id: tenantId, policy_id: bad.id, policy: bad.name, err: bad.reason }, 'a policy of this tenant is not valid; enforcing without it');
+    }
+    return compilePolicies(loaded.policies, defaultAction);
   }
 
   private compileAgent(tenantId: string, a: { id: string; name: string; enabled: boolean; upstream_type: string; upstream_url: string | null; upstream_headers_enc: string | null; model_pin: string | null; fallbacks: { url: string; type?: string }[]; fallback_headers_enc: string | null }): AgentEntry {
