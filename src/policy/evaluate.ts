@@ -1,5 +1,5 @@
 import RE2 from 're2';
-import { compileGlobs } from './glob.js';
+import { globMatcher } from './glob.js';
 import type { Condition, PolicyAction, PolicyDefinition, PolicyStage, RiskLevel } from './schema.js';
 
 /**
@@ -79,13 +79,26 @@ function headerValue(headers: PolicyInput['headers'], name: string): string | un
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
+/** The last URL's host: an agent's upstream repeats call after call, and parsing a URL is not free. */
+let lastUrl: string | null = null;
+let lastHost: string | null = null;
+
 function hostOf(url: string | null): string | null {
   if (!url) return null;
+  if (url === lastUrl) return lastHost;
+  let host: string | null;
   try {
-    return new URL(url).host.toLowerCase();
+    host = new URL(url).host.toLowerCase();
   } catch {
-    return null;
+    host = null;
   }
+  lastUrl = url;
+  lastHost = host;
+  return host;
+}
+
+function regexTest(re: RE2): (s: string) => boolean {
+  return (s) => re.test(s);
 }
 
 /** `pii.email` → `pii`; a class without a family (not one the DLP engine emits) belongs to none. */
@@ -120,24 +133,24 @@ function compileCondition(c: Condition): Test {
         const want = c.value.replace(/\/+$/, '').toLowerCase();
         return (i) => i.upstreamUrl !== null && (i.upstreamUrl.replace(/\/+$/, '').toLowerCase() === want || hostOf(i.upstreamUrl) === want);
       }
-      const re = c.op === 'glob' ? compileGlobs([c.value], 'i') : new RE2(c.value);
-      return (i) => i.upstreamUrl !== null && (re.test(i.upstreamUrl) || re.test(hostOf(i.upstreamUrl) ?? ''));
+      const test = c.op === 'glob' ? globMatcher([c.value], true) : regexTest(new RE2(c.value));
+      return (i) => i.upstreamUrl !== null && (test(i.upstreamUrl) || test(hostOf(i.upstreamUrl) ?? ''));
     }
     case 'model': {
       if (c.op === 'in') {
         const models = new Set(c.value);
         return (i) => i.model !== null && models.has(i.model);
       }
-      const re = compileGlobs(c.value);
-      return (i) => i.model !== null && re.test(i.model);
+      const test = globMatcher(c.value);
+      return (i) => i.model !== null && test(i.model);
     }
     case 'tool_name': {
       if (c.op === 'in') {
         const tools = new Set(c.value);
         return (i) => i.tools.some((t) => tools.has(t));
       }
-      const re = compileGlobs(c.value);
-      return (i) => i.tools.some((t) => re.test(t));
+      const test = globMatcher(c.value);
+      return (i) => i.tools.some(test);
     }
     case 'prompt': {
       if (c.op === 'contains') {
@@ -185,10 +198,10 @@ function compileCondition(c: Condition): Test {
     case 'session': {
       const pick = c.field === 'user' ? (i: PolicyInput) => i.user : (i: PolicyInput) => i.session;
       if (c.op === 'equals') return (i) => pick(i) === c.value;
-      const re = compileGlobs([c.value]);
+      const test = globMatcher([c.value]);
       return (i) => {
         const v = pick(i);
-        return v !== null && re.test(v);
+        return v !== null && test(v);
       };
     }
   }

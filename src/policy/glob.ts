@@ -22,3 +22,35 @@ export function globToRegex(glob: string): string {
 export function compileGlobs(globs: readonly string[], flags = ''): RE2 {
   return new RE2(globs.map(globToRegex).join('|'), flags);
 }
+
+/** A glob with at most one `*` and no `?`: a prefix and a suffix test, no regex engine call. */
+function simpleGlob(glob: string, caseInsensitive: boolean): ((s: string) => boolean) | null {
+  if (glob.includes('?')) return null;
+  const star = glob.indexOf('*');
+  if (star !== glob.lastIndexOf('*')) return null;
+  const norm = caseInsensitive ? (s: string) => s.toLowerCase() : (s: string) => s;
+  const g = norm(glob);
+  if (star === -1) return (s) => norm(s) === g;
+  const prefix = g.slice(0, star);
+  const suffix = g.slice(star + 1);
+  const min = prefix.length + suffix.length;
+  return (s) => {
+    const v = norm(s);
+    return v.length >= min && v.startsWith(prefix) && v.endsWith(suffix);
+  };
+}
+
+/**
+ * A matcher for a list of globs (any may match). The common shapes (`gpt-4o*`, `*.internal`,
+ * `team-*-bot`) are plain string tests, several times faster than a call into RE2 on the hot
+ * path; anything else runs as one RE2 program.
+ */
+export function globMatcher(globs: readonly string[], caseInsensitive = false): (s: string) => boolean {
+  const simple = globs.map((g) => simpleGlob(g, caseInsensitive));
+  if (simple.every((m) => m !== null)) {
+    const tests = simple as ((s: string) => boolean)[];
+    return tests.length === 1 ? tests[0]! : (s) => tests.some((t) => t(s));
+  }
+  const re = compileGlobs(globs, caseInsensitive ? 'i' : '');
+  return (s) => re.test(s);
+}
