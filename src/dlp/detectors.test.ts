@@ -10,6 +10,7 @@ import {
   hasContext,
   LOW_CONFIDENCE,
   maxMatchLength,
+  prefilterSource,
 } from './match.js';
 import type { Detector } from './types.js';
 
@@ -86,6 +87,13 @@ describe('catalog', () => {
 });
 
 describe.each(BUILTIN_DETECTORS.map((d) => [id(d), d] as const))('%s', (_name, d) => {
+  it('has a prefilter (the engine Set source) that matches wherever the detector finds something', () => {
+    const pre = new RE2(prefilterSource(d), 'u');
+    for (const ex of d.examples) expect(pre.test(ex.text), label(ex.text)).toBe(true);
+    // Every negative the detector still reports something on (at any confidence) passes it too.
+    for (const text of d.negatives) if (findCandidates(d, text).length > 0) expect(pre.test(text), label(text)).toBe(true);
+  });
+
   it('compiles with RE2 and cannot match the empty string', () => {
     expect(() => new RE2(d.pattern, d.flags ?? '')).not.toThrow();
     expect(new RE2(`^(?:${d.pattern})$`, d.flags ?? '').test('')).toBe(false);

@@ -31,6 +31,12 @@ export interface Detector {
   /** RE2 flags, e.g. `i`. */
   flags?: string;
   /**
+   * RE2 source for the engine's Set prefilter, when `pattern` is costly there: a necessary
+   * condition that matches every text `pattern` matches (e.g. a PEM header for the whole key
+   * block). Detectors with `context` default to their context words; others to `pattern`.
+   */
+  prefilter?: string;
+  /**
    * Cheap prefilter: the text must contain one of these (case-insensitive) anywhere. Only ever a
    * word the pattern or `context` already requires, so skipping a text without it never changes a
    * result. Omitted when the pattern is selective on its own.

@@ -563,7 +563,23 @@ export function looksRandom(value: string, minEntropy = 3.5, minLength = 16): bo
 const PLACEHOLDER_EDGE_WORDS = ['your', 'here', 'fake', 'demo', 'dummy', 'sample', 'xxxx'];
 /** Words long enough that finding them anywhere is no coincidence in random key material. */
 const PLACEHOLDER_ANYWHERE = /example|placeholder|changeme|change_me|redacted|replace|insert|dummy|sample/i;
-const ORDER = '0123456789abcdefghijklmnopqrstuvwxyz';
+/** How many different characters a string of 0-9a-z has (a bit per character; no Set). */
+function distinctAlnum(alnum: string): number {
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < alnum.length; i++) {
+    const k = orderIndex(alnum.charCodeAt(i));
+    if (k < 30) lo |= 1 << k;
+    else hi |= 1 << (k - 30);
+  }
+  let n = 0;
+  for (let b = lo; b !== 0; b &= b - 1) n++;
+  for (let b = hi; b !== 0; b &= b - 1) n++;
+  return n;
+}
+
+/** Position in 0-9a-z (digits, then lower-case letters), or -1. */
+const orderIndex = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1);
 
 /**
  * A value that stands in for a secret rather than being one: documentation keys
@@ -581,10 +597,16 @@ export function isPlaceholder(value: string): boolean {
   const lower = v.toLowerCase();
   // A run of five equal characters: xxxxx, 00000, XXXXX.
   if (/(.)\1{4}/.test(lower)) return true;
-  // Six consecutive characters, up or down: 123456, abcdef, 987654.
-  for (let i = 0; i + 6 <= lower.length; i++) {
-    const run = lower.slice(i, i + 6);
-    if (ORDER.includes(run) || ORDER.includes([...run].reverse().join(''))) return true;
+  // Six consecutive characters, up or down: 123456, abcdef, 987654 (one pass, no allocation:
+  // this runs on every generic-secret candidate, up to 256 characters each).
+  let up = 1;
+  let down = 1;
+  for (let i = 1, prev = orderIndex(lower.charCodeAt(0)); i < lower.length; i++) {
+    const cur = orderIndex(lower.charCodeAt(i));
+    up = prev >= 0 && cur === prev + 1 ? up + 1 : 1;
+    down = prev >= 0 && cur >= 0 && cur === prev - 1 ? down + 1 : 1;
+    if (up >= 6 || down >= 6) return true;
+    prev = cur;
   }
   const runs = lower.split(/[^a-z0-9]+/).filter((r) => r.length > 0);
   for (const run of runs) {
@@ -597,7 +619,7 @@ export function isPlaceholder(value: string): boolean {
   }
   const alnum = lower.replace(/[^a-z0-9]/g, '');
   if (alnum.length >= 10) {
-    if (new Set(alnum).size <= 4) return true;
+    if (distinctAlnum(alnum) <= 4) return true;
     // A short unit repeated: abcabcabcabc, 12341234…
     for (let k = 2; k <= 8 && k * 3 <= alnum.length; k++) {
       const unit = alnum.slice(0, k);

@@ -207,6 +207,7 @@ const openaiKey: Detector = {
   severity: 'CRITICAL',
   description: 'OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin-) with an entropy floor',
   pattern: String.raw`\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{16,200}`,
+  prefilter: String.raw`\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{16}`,
   keywords: ['sk-'],
   // Anthropic keys share the sk- prefix; they have their own detector.
   validate: (v) => !v.startsWith('sk-ant-'),
@@ -238,6 +239,7 @@ const anthropicKey: Detector = {
   severity: 'CRITICAL',
   description: 'Anthropic API or admin key (sk-ant-api03-…, sk-ant-admin01-…)',
   pattern: String.raw`\bsk-ant-(?:api|admin|oat|ort)\d{2}-[A-Za-z0-9_-]{16,200}`,
+  prefilter: String.raw`\bsk-ant-(?:api|admin|oat|ort)\d{2}-[A-Za-z0-9_-]{16}`,
   keywords: ['sk-ant-'],
   confidence: secretConfidence({
     tokenChars: /[A-Za-z0-9_-]/,
@@ -318,6 +320,8 @@ const privateKey: Detector = {
   pattern:
     String.raw`-----BEGIN ${KEY_LABEL}-----(?:${NL}[A-Za-z-]{2,20}: [^\r\n\\]{1,100}){0,4}` +
     String.raw`(?:[A-Za-z0-9+/=\s\\]{16,}-----END ${KEY_LABEL}-----|(?:${NL}[A-Za-z0-9+/=]{16,100}){1,10})`,
+  // The armour line: every match starts with it.
+  prefilter: String.raw`-----BEGIN ${KEY_LABEL}-----`,
   keywords: ['private key'],
   // A 4096-bit RSA key in PKCS#1 is about 3.3 KB; 8192-bit about 6.4 KB; escaped line breaks add 2 %.
   maxLength: 10_000,
@@ -461,6 +465,10 @@ const genericAssignment: Detector = {
   pattern:
     String.raw`(?i)(?:api[_-]?key|apikey|api[_-]?secret|app[_-]?secret|client[_-]?secret|secret[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?token|secret|token|passw(?:or)?d|pwd|credentials?)` +
     String.raw`[a-z0-9_.-]{0,20}["'\]]{0,2}\s{0,3}(?:=|:|=>|:=)\s{0,3}["']?(?P<value>[A-Za-z0-9_\-+/=~!@#$%^*]{16,256})`,
+  // The same with the value's first 16 characters: a counted repetition up to 256 burdens the Set.
+  prefilter:
+    String.raw`(?i)(?:api[_-]?key|apikey|api[_-]?secret|app[_-]?secret|client[_-]?secret|secret[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?token|secret|token|passw(?:or)?d|pwd|credentials?)` +
+    String.raw`[a-z0-9_.-]{0,20}["'\]]{0,2}\s{0,3}(?:=|:|=>|:=)\s{0,3}["']?[A-Za-z0-9_\-+/=~!@#$%^*]{16}`,
   keywords: ['key', 'secret', 'token', 'passw', 'pwd', 'credential'],
   confidence: genericConfidence,
   examples: [
@@ -487,6 +495,7 @@ const genericAuthHeader: Detector = {
   variant: 'auth_header',
   description: 'Credential in an Authorization header (Bearer, Basic, token)',
   pattern: String.raw`(?i)\b(?:bearer\s{1,3}|authorization:\s{0,3}(?:token|basic)\s{1,3})(?P<value>[A-Za-z0-9_\-+/=.~]{16,512})`,
+  prefilter: String.raw`(?i)\b(?:bearer\s{1,3}|authorization:\s{0,3}(?:token|basic)\s{1,3})[A-Za-z0-9_\-+/=.~]{16}`,
   keywords: ['bearer', 'authorization'],
   confidence: genericConfidence,
   examples: [
