@@ -123,7 +123,8 @@ function builtinEntry(d: Detector, o: DetectorOverride | undefined): CompiledEnt
     disabledAgents: new Set(o?.disabledAgents ?? []),
     specificity: specificity(d.class),
     maxLength: detectorMaxLength(d),
-    extract: (text, lower) => findCandidates(d, text, d.keywords ? lower() : undefined),
+    // The keyword prefilter searches the text case-insensitively itself (no lower-cased copy).
+    extract: (text) => findCandidates(d, text),
   };
 }
 

@@ -31,6 +31,22 @@ export function effectiveSeverity(severity: Severity, confidence: number): Sever
 }
 
 const compiled = new WeakMap<Detector, RE2>();
+const keywordTests = new WeakMap<Detector, RegExp>();
+
+/**
+ * The keyword prefilter as one case-insensitive search, cached per detector: the same answer as
+ * `text.toLowerCase().includes(k)` for some keyword, without copying the text (lower-casing every
+ * message cost 7% of the engine's time on mixed traffic).
+ */
+function keywordTest(detector: Detector): RegExp {
+  let re = keywordTests.get(detector);
+  if (!re) {
+    const words = detector.keywords!.map((k) => k.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    re = new RegExp(words.join('|'), 'iu');
+    keywordTests.set(detector, re);
+  }
+  return re;
+}
 
 /**
  * The detector's pattern compiled for extraction: global, plus group indices (`d`) only when the
@@ -104,8 +120,11 @@ export function hasContext(
  */
 export function findCandidates(detector: Detector, text: string, lowerText?: string): Candidate[] {
   if (detector.keywords && detector.keywords.length > 0) {
-    const lower = lowerText ?? text.toLowerCase();
-    if (!detector.keywords.some((k) => lower.includes(k.toLowerCase()))) return [];
+    if (lowerText !== undefined) {
+      if (!detector.keywords.some((k) => lowerText.includes(k.toLowerCase()))) return [];
+    } else if (!keywordTest(detector).test(text)) {
+      return [];
+    }
   }
   const re = compileDetector(detector);
   re.lastIndex = 0;
