@@ -47,7 +47,7 @@ export const proxyCommand: Command = {
       // Checked before forking: a worker that fails this stays up on its IPC channel, so the
       // primary would wait forever without listening.
       requireServerSecrets(rt.config);
-      return runPrimary(rt.log, workers, !args.values['no-migrate']);
+      return runPrimary(rt.log, workers, !args.values['no-migrate'], rt.config.redisUrl);
     }
     const { db, config } = await openServerDatabase(rt.config, 'proxy');
     const [{ migrate }, { startProxy }] = await Promise.all([import('../db/migrate.js'), import('../proxy/server.js')]);
@@ -65,7 +65,7 @@ export const proxyCommand: Command = {
 };
 
 /** The primary of a multi-worker proxy: migrates once, forks, restarts a worker that dies. */
-async function runPrimary(log: import('pino').Logger, workers: number, runMigrations: boolean): Promise<number> {
+async function runPrimary(log: import('pino').Logger, workers: number, runMigrations: boolean, redisUrl: string | undefined): Promise<number> {
   if (runMigrations) {
     const rt = loadRuntime('proxy');
     const { db } = await openAdminDatabase(rt.config);
@@ -73,6 +73,8 @@ async function runPrimary(log: import('pino').Logger, workers: number, runMigrat
   }
   let stopping = false;
   (await import('../proxy/metrics.js')).serveClusterMetrics();
+  // Without Redis the workers count rate limits here, so the host enforces each limit once.
+  if (!redisUrl) (await import('../limits/workers.js')).serveLimiterToWorkers();
   const env = { RL_PROXY_INSTANCE_ID: newId('px') };
   const fork = () => cluster.fork(env);
   for (let i = 0; i < workers; i++) fork();

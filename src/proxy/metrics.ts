@@ -43,6 +43,11 @@ export class ProxyMetrics {
   });
   readonly journalBytes = new Gauge({ name: 'renlayer_trace_journal_bytes', help: 'Bytes in the trace journal not yet known to be in PostgreSQL', registers: [this.registry] });
   readonly traceOutage = new Gauge({ name: 'renlayer_trace_db_unreachable', help: '1 while traces go to the journal because PostgreSQL is unreachable', registers: [this.registry] });
+  readonly rateLimitFallback = new Gauge({
+    name: 'renlayer_rate_limit_fallback',
+    help: '1 while RENLAYER_REDIS_URL is set but unreachable and rate limits are counted per instance',
+    registers: [this.registry],
+  });
   readonly configVersion = new Gauge({ name: 'renlayer_config_version', help: 'Newest configuration version this worker holds', registers: [this.registry] });
   readonly configAge = new Gauge({ name: 'renlayer_config_age_seconds', help: 'Seconds since the snapshot was last (re)loaded', registers: [this.registry] });
   readonly poolConnections = new Gauge({

@@ -10,7 +10,7 @@ import { Pipeline } from './pipeline.js';
 import { ConfigSnapshot } from './snapshot.js';
 import { TraceWriter } from './traces.js';
 import { Upstreams } from './upstream.js';
-import { MemoryLimiter } from '../limits/memory.js';
+import { createLimiter, RedisLimiter } from '../limits/index.js';
 
 export interface ProxyHandle {
   server: Server;
@@ -62,7 +62,15 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
   });
   const traces = new TraceWriter(db, log, { spoolDir: config.spoolDir, maxJournalBytes: config.spoolMaxBytes });
   const upstreams = new Upstreams(config.upstreamTimeoutMs);
-  const limiter = new MemoryLimiter();
+  // Redis when configured (a fleet shares its counters); otherwise in-process, counted in the
+  // cluster primary when there are several workers, so a host enforces one limit, not N.
+  const limiter = createLimiter({
+    redisUrl: config.redisUrl,
+    log,
+    workers: true,
+    onModeChange: (mode) => metrics.rateLimitFallback.set(mode === 'fallback' ? 1 : 0),
+  });
+  if (limiter instanceof RedisLimiter) await limiter.ready(2_000);
   const pipeline = new Pipeline({
     snapshot,
     traces,
@@ -178,6 +186,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       await snapshot.stop();
       await traces.close();
       await upstreams.close();
+      await limiter.close();
       log.info({ written: traces.written }, 'proxy stopped');
     },
   };
