@@ -1,22 +1,11 @@
-import { hostname, userInfo } from 'node:os';
 import { resolveAgent, UPSTREAM_TYPES, createAgent, type UpstreamType } from '../store/agents.js';
 import { createKey, revokeKey } from '../store/keys.js';
 import { addOperator, ROLES, type Role } from '../store/operators.js';
 import { createTenant, resolveTenant } from '../store/tenants.js';
 import { tailTraces } from '../store/traces.js';
+import { cliActor } from './actor.js';
 import { JSON_OPTION, output, required, UsageError, type Command } from './command.js';
 import { withAdminDatabase } from './runtime.js';
-
-/** Who made a change from the command line, for created_by columns. */
-function cliActor(): string {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry (some containers)
-  }
-  return `cli:${user}@${hostname()}`;
-}
 
 const TENANT = { tenant: { type: 'string', description: 'tenant name or id' } } as const;
 

@@ -35,7 +35,7 @@ export function helpText(cmd: Command): string {
   if (opts.length > 0) {
     lines.push('', 'Options:');
     for (const [name, o] of opts) {
-      const flag = `--${name}${o.type === 'string' ? ' VALUE' : ''}`;
+      const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ' VALUE' : ''}`;
       lines.push(`  ${flag.padEnd(26)}${o.description}`);
     }
   }
@@ -77,7 +77,11 @@ export const JSON_OPTION = { json: { type: 'boolean', description: 'print one JS
 /** Errors a user can act on become one line on stderr and an exit code; anything else is a bug. */
 export function exitCodeFor(err: unknown): { code: number; message: string } | undefined {
   if (err instanceof UsageError) return { code: 2, message: err.message };
-  if (err instanceof RenLayerError) return { code: err.code === 'usage' ? 2 : 1, message: `${err.message} (${err.code})` };
+  if (err instanceof RenLayerError) {
+    // A list of problems (one per line, e.g. `renlayer apply`) keeps the code on its first line.
+    const [first, ...rest] = err.message.split('\n');
+    return { code: err.code === 'usage' ? 2 : 1, message: [`${first} (${err.code})`, ...rest].join('\n') };
+  }
   if (err instanceof Error && err.name === 'ConfigError') return { code: 1, message: err.message };
   // The database refused or could not be reached: the user fixes the URL or starts the server.
   // pg's messages name the host, user or database, never the password.

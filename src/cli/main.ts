@@ -1,14 +1,16 @@
 import { renderConfigHelp } from '../config/index.js';
 import { VERSION } from '../core/version.js';
 import { agentCreate, keyCreate, keyRevoke, operatorAdd, tenantCreate, tracesTail } from './admin.js';
+import { applyCommand } from './apply.js';
 import { exitCodeFor, helpText, parseCommandArgs, UsageError, type Command } from './command.js';
 import { dlpScan } from './dlp.js';
+import { exportCommand } from './export.js';
 import { apiCommand, migrateCommand, mockUpstreamCommand, proxyCommand } from './servers.js';
 import { upCommand } from './up.js';
 
 const COMMANDS: Command[] = [
   upCommand, proxyCommand, apiCommand, migrateCommand, mockUpstreamCommand,
-  tenantCreate, operatorAdd, agentCreate, keyCreate, keyRevoke, tracesTail, dlpScan,
+  tenantCreate, operatorAdd, agentCreate, keyCreate, keyRevoke, tracesTail, dlpScan, applyCommand, exportCommand,
 ];
 
 function overview(): string {
