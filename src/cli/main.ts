@@ -5,12 +5,13 @@ import { applyCommand } from './apply.js';
 import { exitCodeFor, helpText, parseCommandArgs, UsageError, type Command } from './command.js';
 import { dlpScan } from './dlp.js';
 import { exportCommand } from './export.js';
+import { policyList, policyTest } from './policy.js';
 import { apiCommand, migrateCommand, mockUpstreamCommand, proxyCommand } from './servers.js';
 import { upCommand } from './up.js';
 
 const COMMANDS: Command[] = [
   upCommand, proxyCommand, apiCommand, migrateCommand, mockUpstreamCommand,
-  tenantCreate, operatorAdd, agentCreate, keyCreate, keyRevoke, tracesTail, dlpScan, applyCommand, exportCommand,
+  tenantCreate, operatorAdd, agentCreate, keyCreate, keyRevoke, tracesTail, dlpScan, applyCommand, exportCommand, policyTest, policyList,
 ];
 
 function overview(): string {
