@@ -335,6 +335,42 @@ describe('renlayer apply', () => {
     expect((await counters(tid)).agents).toBe(2);
   }, SLOW);
 
+  it('a partial file changes only what it says: agent keys left out keep their stored value', async () => {
+    const name = tenantName();
+    await apply(file(fullConfig(name)));
+    const tid = await tenantId(name);
+    const read = async () => (await t.db.query('SELECT name, description, enabled, upstream_type, upstream_url, model_pin, upstream_headers_enc FROM renlayer.agents WHERE tenant_id = $1 ORDER BY name', [tid])).rows;
+    const before = await read();
+    // The shape docs/rate-limits.md shows: an agent with nothing but its limits.
+    const limitsOnly = file(`apiVersion: renlayer/v1
+tenant: ${name}
+agents:
+  - name: support-bot
+    limits:
+      - {scope: per_user, dimension: requests, window: minute, limit: 60}
+      - {scope: per_agent, dimension: tokens, window: hour, limit: 2000000}
+`);
+    const out = await applyJson(limitsOnly);
+    expect(out.changes.map((c) => `${c.op} ${c.kind} ${c.name}`)).toEqual(['create limit support-bot per_agent tokens/hour']);
+    expect(out.not_in_file).toEqual([{ kind: 'agent', name: 'coding-bot' }]);
+    expect(await read()).toEqual(before);
+
+    const clear = file(`apiVersion: renlayer/v1
+tenant: ${name}
+agents:
+  - name: coding-bot
+    enabled: false
+    upstream: {model: null}
+`);
+    const cleared = await applyJson(clear);
+    expect(cleared.changes).toMatchObject([{ op: 'update', kind: 'agent', name: 'coding-bot', fields: [
+      { field: 'enabled', before: true, after: false }, { field: 'upstream.model', before: 'claude-sonnet-4', after: null },
+    ] }]);
+    const coding = (await read()).find((a) => a.name === 'coding-bot')!;
+    expect(coding).toMatchObject({ enabled: false, model_pin: null, upstream_type: 'anthropic', upstream_url: 'https://api.anthropic.com' });
+    expect(coding.upstream_headers_enc).toBe(before.find((a) => a.name === 'coding-bot')!.upstream_headers_enc);
+  }, SLOW);
+
   it('refuses an invalid file as a whole, with every problem located, before any write', async () => {
     const name = tenantName();
     const path = file(`apiVersion: renlayer/v1

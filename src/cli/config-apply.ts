@@ -81,11 +81,10 @@ export async function executePlan(tx: Queryable, plan: Plan, ctx: ApplyContext):
       }
       case 'agent': {
         const a = c.desired!;
-        const headers = resolvedHeaders(c);
         if (c.op === 'create') {
           const created = await insertAgent(tx, ctx.encryptionKey, {
-            tenantId: tenantId!, name: a.name, description: a.description, enabled: a.enabled, upstreamType: a.upstream.type,
-            ...(a.upstream.baseUrl !== null ? { upstreamUrl: a.upstream.baseUrl } : {}), modelPin: a.upstream.model, upstreamHeaders: headers ?? {},
+            tenantId: tenantId!, name: a.name, description: a.description, enabled: a.enabled, upstreamType: a.type,
+            ...(a.baseUrl !== null ? { upstreamUrl: a.baseUrl } : {}), modelPin: a.model, upstreamHeaders: a.headers ?? {},
           });
           agentIds.set(a.name, created.id);
           c.id = created.id;
@@ -95,11 +94,11 @@ export async function executePlan(tx: Queryable, plan: Plan, ctx: ApplyContext):
           const patch: AgentPatch = {};
           if (changed.has('description')) patch.description = a.description;
           if (changed.has('enabled')) patch.enabled = a.enabled;
-          if (changed.has('upstream.type')) patch.upstreamType = a.upstream.type;
-          if (changed.has('upstream.base_url')) patch.upstreamUrl = a.upstream.baseUrl;
-          if (changed.has('upstream.model')) patch.modelPin = a.upstream.model;
+          if (changed.has('upstream.type')) patch.upstreamType = a.type;
+          if (changed.has('upstream.base_url')) patch.upstreamUrl = a.baseUrl;
+          if (changed.has('upstream.model')) patch.modelPin = a.model;
           // Headers are resealed only when one of them changed: same values, same envelope.
-          if ([...changed].some((f) => f.startsWith('upstream.headers.'))) patch.upstreamHeaders = headers ?? {};
+          if ([...changed].some((f) => f.startsWith('upstream.headers.'))) patch.upstreamHeaders = a.headers ?? {};
           await updateAgent(tx, ctx.encryptionKey, tenantId!, c.id!, patch);
           await audit(c, c.id);
         }
@@ -162,20 +161,6 @@ export async function executePlan(tx: Queryable, plan: Plan, ctx: ApplyContext):
     await audit(c, c.kind === 'detector' ? c.name : c.id, c.note ? { note: c.note } : {});
   }
   return tenantId!;
-}
-
-/** The full header set to store: values from the file, kept ones from the stored record. */
-function resolvedHeaders(c: Extract<Change, { kind: 'agent' }>): Record<string, string> | undefined {
-  const spec = c.desired?.upstream.headers;
-  if (spec === undefined) return undefined;
-  const out: Record<string, string> = {};
-  for (const [name, h] of Object.entries(spec)) {
-    const value = h.keep ? c.current?.headers[name] : h.value;
-    // The planner refused a kept header that is not stored; this is a guard, not a path.
-    if (value === undefined) throw new RenLayerError('validation_failed', `agent ${c.name}: header ${name} has no stored value to keep`);
-    out[name] = value;
-  }
-  return out;
 }
 
 /** Agent names → ids: created in this apply, or already stored. */

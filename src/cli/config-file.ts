@@ -42,15 +42,22 @@ export interface DesiredLimit {
   enabled: boolean;
 }
 
+/**
+ * An agent carries operational state (its upstream, its credentials) that a partial file, such as
+ * one that only sets limits, must not reset: every key left out keeps the stored value (a new
+ * agent gets the default). `null` clears base_url and model.
+ */
 export interface DesiredAgent {
   at: PathSegment[];
   name: string;
-  description: string;
-  enabled: boolean;
-  upstream: { type: UpstreamType; baseUrl: string | null; model: string | null; headers?: Record<string, HeaderSpec> };
+  description?: string;
+  enabled?: boolean;
+  upstream: { type?: UpstreamType; baseUrl?: string | null; model?: string | null; headers?: Record<string, HeaderSpec> };
   /** Absent: this agent's limits are not managed by the file. */
   limits?: DesiredLimit[];
 }
+
+export const AGENT_DEFAULTS = { description: '', enabled: true, type: 'openai' as UpstreamType, baseUrl: null, model: null };
 
 export interface DesiredPolicy {
   at: PathSegment[];
@@ -275,28 +282,27 @@ function parseAgent(c: Checker, item: unknown, at: PathSegment[]): DesiredAgent 
   const r = c.record(item, at, ['name', 'description', 'enabled', 'upstream', 'limits'], 'an agent');
   if (!r) return undefined;
   const name = c.name(r.name, [...at, 'name']);
-  const description = r.description === undefined || r.description === null ? '' : c.text(r.description, [...at, 'description'], { max: 2000 }) ?? '';
-  const enabled = c.bool(r.enabled, [...at, 'enabled'], true);
+  const agent: DesiredAgent = { at, name: name ?? '', upstream: {} };
+  if (r.description !== undefined) agent.description = r.description === null ? '' : c.text(r.description, [...at, 'description'], { max: 2000 }) ?? '';
+  if (r.enabled !== undefined) agent.enabled = c.bool(r.enabled, [...at, 'enabled'], true);
   const up = at.concat('upstream');
   const u = r.upstream === undefined || r.upstream === null ? {} : c.record(r.upstream, up, ['type', 'base_url', 'headers', 'model'], 'upstream');
-  if (!u) return undefined;
-  const type = c.oneOf(u.type, [...up, 'type'], UPSTREAM_TYPES, 'openai');
-  let baseUrl: string | null = null;
-  if (u.base_url !== undefined && u.base_url !== null) {
+  if (u?.type !== undefined) agent.upstream.type = c.oneOf(u.type, [...up, 'type'], UPSTREAM_TYPES);
+  if (u?.base_url === null) agent.upstream.baseUrl = null;
+  else if (u?.base_url !== undefined) {
     const raw = c.text(u.base_url, [...up, 'base_url'], { max: 2048 });
     if (raw !== null) {
       try {
-        baseUrl = checkUpstreamUrl(raw);
+        agent.upstream.baseUrl = checkUpstreamUrl(raw);
       } catch (err) {
         c.refusal(err, [...up, 'base_url']);
       }
     }
   }
-  const model = c.text(u.model, [...up, 'model'], { max: 256, nullable: true });
-  const headers = u.headers === undefined ? undefined : parseHeaders(c, u.headers, [...up, 'headers']);
-  const limits = r.limits === undefined ? undefined : parseLimits(c, r.limits, [...at, 'limits']);
-  if (name === null || type === undefined) return undefined;
-  return { at, name, description, enabled, upstream: { type, baseUrl, model, ...(headers ? { headers } : {}) }, ...(limits ? { limits } : {}) };
+  if (u?.model !== undefined) agent.upstream.model = c.text(u.model, [...up, 'model'], { max: 256, nullable: true });
+  if (u?.headers !== undefined) agent.upstream.headers = parseHeaders(c, u.headers, [...up, 'headers']);
+  if (r.limits !== undefined) agent.limits = parseLimits(c, r.limits, [...at, 'limits']);
+  return name === null ? undefined : agent;
 }
 
 function parsePolicyAt(c: Checker, item: unknown, at: PathSegment[]): DesiredPolicy | undefined {

@@ -1,9 +1,10 @@
 import { canonicalJson } from '../store/audit.js';
 import type { StoredLimit } from '../store/limits.js';
+import type { UpstreamType } from '../store/agents.js';
 import type { StoredAgent, StoredAllow, StoredDetector, StoredPattern, TenantConfiguration } from '../store/tenant-config.js';
 import type { PolicyDefinition } from '../policy/schema.js';
 import type { PathSegment } from './config-env.js';
-import type { DesiredAgent, DesiredAllow, DesiredConfig, DesiredDetector, DesiredLimit, DesiredPattern, DesiredPolicy } from './config-file.js';
+import { AGENT_DEFAULTS, type DesiredAllow, type DesiredConfig, type DesiredDetector, type DesiredLimit, type DesiredPattern } from './config-file.js';
 
 /**
  * What `renlayer apply` would change: the file compared with what is stored, resource by
@@ -39,7 +40,7 @@ export type Change = {
 } & (
   | { kind: 'tenant'; desired: { name: string }; current: null }
   | { kind: 'settings'; desired: SettingsSpec; current: SettingsSpec }
-  | { kind: 'agent'; desired: DesiredAgent | null; current: StoredAgent | null }
+  | { kind: 'agent'; desired: ResolvedAgent | null; current: StoredAgent | null }
   | { kind: 'policy'; desired: PolicyDefinition | null; current: { id: string; version: number } | null }
   | { kind: 'pattern'; desired: DesiredPattern | null; current: StoredPattern | null }
   | { kind: 'detector'; desired: DesiredDetector | null; current: StoredDetector | null }
@@ -60,6 +61,18 @@ export interface Plan {
 export interface PlanIssue {
   path: PathSegment[];
   message: string;
+}
+
+/** An agent as it will be stored: the file's keys over the stored (or default) values, headers opened. */
+export interface ResolvedAgent {
+  name: string;
+  description: string;
+  enabled: boolean;
+  type: UpstreamType;
+  baseUrl: string | null;
+  model: string | null;
+  /** Absent: the stored headers stay as they are. */
+  headers?: Record<string, string>;
 }
 
 export interface SettingsSpec {
@@ -170,24 +183,39 @@ export function planApply(file: DesiredConfig, stored: TenantConfiguration | nul
   const settingsFields = diffFields(currentSettings as unknown as Flat, desiredSettings as unknown as Flat);
   if (settingsFields.length > 0) record({ op: 'update', kind: 'settings', name: 'settings', id: stored?.tenant.id ?? null, fields: settingsFields, desired: desiredSettings, current: currentSettings });
 
-  // Agents.
+  // Agents: keys the file leaves out keep the stored value (or the default, for a new agent).
   for (const a of file.agents ?? []) {
     const cur = storedAgentByName.get(a.name);
-    const headers: Record<string, string> | undefined = a.upstream.headers === undefined ? undefined : {};
-    for (const [h, spec] of Object.entries(a.upstream.headers ?? {})) {
-      if (!spec.keep) headers![h] = spec.value;
-      else if (cur && cur.headers[h] !== undefined) headers![h] = cur.headers[h]!;
-      else issues.push({ path: [...a.at, 'upstream', 'headers', h], message: cur ? `\${RENLAYER_KEEP} keeps the stored value, but agent ${a.name} has no stored header ${h}` : `\${RENLAYER_KEEP} keeps the stored value, but agent ${a.name} does not exist yet; give the value` });
+    let headers: Record<string, string> | undefined;
+    if (a.upstream.headers !== undefined) {
+      headers = {};
+      for (const [h, spec] of Object.entries(a.upstream.headers)) {
+        if (!spec.keep) headers[h] = spec.value;
+        else if (cur && cur.headers[h] !== undefined) headers[h] = cur.headers[h]!;
+        else issues.push({ path: [...a.at, 'upstream', 'headers', h], message: cur ? `\${RENLAYER_KEEP} keeps the stored value, but agent ${a.name} has no stored header ${h}` : `\${RENLAYER_KEEP} keeps the stored value, but agent ${a.name} does not exist yet; give the value` });
+      }
     }
-    const want = agentSpec({ description: a.description, enabled: a.enabled, type: a.upstream.type, baseUrl: a.upstream.baseUrl, model: a.upstream.model }, headers);
+    const base = cur
+      ? { description: cur.description, enabled: cur.enabled, type: cur.upstreamType, baseUrl: cur.upstreamUrl, model: cur.modelPin }
+      : AGENT_DEFAULTS;
+    const resolved: ResolvedAgent = {
+      name: a.name,
+      description: a.description ?? base.description,
+      enabled: a.enabled ?? base.enabled,
+      type: a.upstream.type ?? base.type,
+      baseUrl: a.upstream.baseUrl !== undefined ? a.upstream.baseUrl : base.baseUrl,
+      model: a.upstream.model !== undefined ? a.upstream.model : base.model,
+      ...(headers ? { headers } : {}),
+    };
+    const want = agentSpec(resolved, headers);
     if (!cur) {
-      record({ op: 'create', kind: 'agent', name: a.name, id: null, fields: allFields(want, 'after'), desired: a, current: null, note: 'no API key: mint one with renlayer key create' });
+      record({ op: 'create', kind: 'agent', name: a.name, id: null, fields: allFields(want, 'after'), desired: resolved, current: null, note: 'no API key: mint one with renlayer key create' });
       continue;
     }
-    // Headers not in the file are not compared: their absence means "not managed here".
-    const have = agentSpec({ description: cur.description, enabled: cur.enabled, type: cur.upstreamType, baseUrl: cur.upstreamUrl, model: cur.modelPin }, headers === undefined ? undefined : cur.headers);
+    // Headers the file does not give are not compared: their absence means "not managed here".
+    const have = agentSpec(base, headers === undefined ? undefined : cur.headers);
     const fields = diffFields(have, want);
-    if (fields.length > 0) record({ op: 'update', kind: 'agent', name: a.name, id: cur.id, fields, desired: a, current: cur });
+    if (fields.length > 0) record({ op: 'update', kind: 'agent', name: a.name, id: cur.id, fields, desired: resolved, current: cur });
     else unchanged++;
   }
 
