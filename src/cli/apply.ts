@@ -25,10 +25,12 @@ async function readSource(path: string): Promise<string> {
 
 const SYMBOL = { create: '+', update: '~', delete: '-' } as const;
 
+/** A value short enough to print inline, or null. */
 function short(v: unknown): string | null {
   if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (typeof v === 'string') return v.length <= 60 && !/[\s"]/.test(v) ? v : v.length <= 60 ? JSON.stringify(v) : null;
-  return null;
+  const json = JSON.stringify(v);
+  return json.length <= 60 ? json : null;
 }
 
 /** `priority 10 → 20`, `upstream.headers.Authorization (changed)`, or just the field for long values. */
@@ -42,7 +44,7 @@ export function describeField(f: FieldChange): string {
 }
 
 function changeLine(c: Change): string {
-  const head = `${SYMBOL[c.op]} ${c.kind} ${c.name}`;
+  const head = c.kind === 'settings' ? `${SYMBOL[c.op]} settings` : `${SYMBOL[c.op]} ${c.kind} ${c.name}`;
   const detail = c.op === 'update' ? `: ${c.fields.map(describeField).join(', ')}` : '';
   return head + detail + (c.note ? ` (${c.note})` : '');
 }
