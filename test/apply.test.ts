@@ -149,10 +149,13 @@ async function auditText(tid: string): Promise<string> {
 }
 
 describe('renlayer apply', () => {
-  it('answers --help and refuses a missing -f with exit 2', async () => {
-    const [help, missing] = await Promise.all([runCli(['apply', '--help'], baseEnv()), runCli(['apply'], baseEnv())]);
+  it('answers --help (apply and export) and refuses a missing -f with exit 2', async () => {
+    const [help, missing, exportHelp] = await Promise.all([runCli(['apply', '--help'], baseEnv()), runCli(['apply'], baseEnv()), runCli(['export', '--help'], baseEnv())]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: renlayer apply -f FILE [--dry-run] [--prune] [--json]');
+    expect(help.stdout).toContain('-f, --file VALUE');
+    expect(exportHelp.code).toBe(0);
+    expect(exportHelp.stdout).toContain('Usage: renlayer export --tenant T [-o FILE] [--json]');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--file is required');
   });
@@ -421,6 +424,22 @@ policies:
     const r1 = await run(['apply', '-f', unknownAgent]);
     expect(r1.code).toBe(1);
     expect(r1.stderr).toContain(`policies[0].scope.agents[1] (line 6): no agent named ghost-bot in the file or in tenant ${name}`);
+
+    // An agent that exists but that --prune would delete cannot be referred to either.
+    const existing = tenantName();
+    await apply(file(fullConfig(existing)));
+    const pruneReferenced = file(`apiVersion: renlayer/v1
+tenant: ${existing}
+agents:
+  - {name: support-bot}
+policies:
+  - {name: p, action: DENY, priority: 1, scope: {agents: [coding-bot]}}
+`);
+    const kept = await applyJson(pruneReferenced, ['--dry-run']);
+    expect(kept.changes.map((c) => `${c.op} ${c.kind} ${c.name}`)).toEqual(['create policy p']);
+    const r3 = await run(['apply', '-f', pruneReferenced, '--prune']);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr).toContain('policies[0].scope.agents[0] (line 6): agent coding-bot is not in the file, so --prune would delete it');
 
     const missingVar = file(fullConfig(name, { keyVar: 'NOT_SET_ANYWHERE' }));
     const r2 = await run(['apply', '-f', missingVar]);
