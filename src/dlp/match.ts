@@ -136,8 +136,14 @@ export function findCandidates(detector: Detector, text: string, lowerText?: str
       continue;
     }
     const group = m.indices?.groups?.value;
-    const value = m.groups?.value ?? m[0];
-    const start = group ? group[0] : m.index;
+    let value = m.groups?.value ?? m[0];
+    let start = group ? group[0] : m.index;
+    if (detector.valuePrefix) {
+      const prefix = detector.valuePrefix.exec(m[0]);
+      if (!prefix) continue;
+      start = m.index + prefix[0].length;
+      value = m[0].slice(prefix[0].length);
+    }
     if (value === '' || value === undefined) continue;
     if (detector.context && !hasContext(text, start, detector.context)) continue;
     if (detector.validate && !detector.validate(value)) continue;

@@ -31,6 +31,14 @@ export interface Detector {
   /** RE2 flags, e.g. `i`. */
   flags?: string;
   /**
+   * Instead of a `value` group: a JavaScript RegExp that matches, from the start of a match, the
+   * part before the value (the value runs to the match's end). RE2 reports groups only after
+   * running its slower submatch engine over each match; a short anchored regex on the match
+   * costs less. It must parse the match as the pattern does: end it with a lookahead for the
+   * value, so that it backtracks as the whole pattern would.
+   */
+  valuePrefix?: RegExp;
+  /**
    * RE2 source for the engine's Set prefilter, when `pattern` is costly there: a necessary
    * condition that matches every text `pattern` matches (e.g. a PEM header for the whole key
    * block). Detectors with `context` default to their context words; others to `pattern`.

@@ -456,19 +456,24 @@ function genericConfidence(value: string): number {
   return looksRandom(value, 3.5, 16) ? 0.75 : 0;
 }
 
+/** Field names that hold a secret, then up to 20 more name characters, quotes and the assignment. */
+const SECRET_FIELD =
+  String.raw`(?:api[_-]?key|apikey|api[_-]?secret|app[_-]?secret|client[_-]?secret|secret[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?token|secret|token|passw(?:or)?d|pwd|credentials?)` +
+  String.raw`[a-z0-9_.-]{0,20}["'\]]{0,2}[\t\n\f\r ]{0,3}(?:=|:|=>|:=)[\t\n\f\r ]{0,3}["']?`;
+const SECRET_VALUE = String.raw`[A-Za-z0-9_\-+/=~!@#$%^*]`;
+
 const genericAssignment: Detector = {
   class: 'secret.generic_api_key',
   family: 'secret',
   severity: 'CRITICAL',
   variant: 'assignment',
   description: 'A value of 16+ random-looking characters assigned to a key, secret, token or password field',
-  pattern:
-    String.raw`(?i)(?:api[_-]?key|apikey|api[_-]?secret|app[_-]?secret|client[_-]?secret|secret[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?token|secret|token|passw(?:or)?d|pwd|credentials?)` +
-    String.raw`[a-z0-9_.-]{0,20}["'\]]{0,2}\s{0,3}(?:=|:|=>|:=)\s{0,3}["']?(?P<value>[A-Za-z0-9_\-+/=~!@#$%^*]{16,256})`,
+  pattern: String.raw`(?i)${SECRET_FIELD}${SECRET_VALUE}{16,256}`,
+  // The value is what follows the field (no RE2 group: see Detector.valuePrefix). 'u' folds case
+  // as RE2 does (K and the Kelvin sign, s and ſ).
+  valuePrefix: new RegExp(String.raw`^${SECRET_FIELD}(?=${SECRET_VALUE}{16})`, 'iu'),
   // The same with the value's first 16 characters: a counted repetition up to 256 burdens the Set.
-  prefilter:
-    String.raw`(?i)(?:api[_-]?key|apikey|api[_-]?secret|app[_-]?secret|client[_-]?secret|secret[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?token|secret|token|passw(?:or)?d|pwd|credentials?)` +
-    String.raw`[a-z0-9_.-]{0,20}["'\]]{0,2}\s{0,3}(?:=|:|=>|:=)\s{0,3}["']?[A-Za-z0-9_\-+/=~!@#$%^*]{16}`,
+  prefilter: String.raw`(?i)${SECRET_FIELD}${SECRET_VALUE}{16}`,
   keywords: ['key', 'secret', 'token', 'passw', 'pwd', 'credential'],
   confidence: genericConfidence,
   examples: [
