@@ -454,6 +454,16 @@ describe('StreamScanner: unit cases', () => {
     }
   });
 
+  it('the final scan reads the last region again: a long digit run whose tail passes Luhn is no card at the end either', () => {
+    // 21 digits: no card in the whole text, but its last 16 would be one on their own.
+    const text = 'vpz tlhlox pxs! s!  039714060646161035620 fhqsjlx (tkf nto - esyje hfxvz (jymh ' + 'abc '.repeat(20);
+    expect(blockingIn(text)).toEqual([]);
+    const scanner = new StreamScanner(DLP, null, 64);
+    scanner.push([{ path: PATH_0, value: text, stream: KEY_0 }]);
+    scanner.end();
+    expect(scanner.blocking()).toEqual([]);
+  });
+
   it('the agent id is passed through: a class disabled for the agent is not scanned', () => {
     const dlp = compileDlp({ overrides: { 'secret.aws_access_key': { disabledAgents: ['agent-1'] } }, patterns: [], allow: [] }, 'salt');
     const text = 'key ' + AWS + ' end';

@@ -36,6 +36,8 @@ interface KeyState {
   open: number | null;
   /** The key's text is complete (its final form was announced, or the stream ended). */
   closed: boolean;
+  /** Where the last scan's region began: the final scan re-reads it with the same context. */
+  lastFrom: number;
   /** Redacted spans, absolute, sorted and merged. */
   redact: Span[];
   /** When recording: the key's text from its start (bounded), and every finding's span in it. */
@@ -79,7 +81,7 @@ export class StreamScanner {
     for (const d of deltas) {
       let k = this.keys.get(d.stream);
       if (!k) {
-        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, redact: [], full: '', found: [] };
+        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, lastFrom: 0, redact: [], full: '', found: [] };
         this.keys.set(d.stream, k);
       }
       if (this.recorded < this.recordChars) {
@@ -95,7 +97,7 @@ export class StreamScanner {
       // Keep two windows (one of context for matches, one of slack so trimming is rare), and an
       // open match whole.
       if (k.text.length > 4 * this.window) {
-        const keepFrom = Math.min(k.total - 2 * this.window, k.open ?? Infinity);
+        const keepFrom = Math.min(k.total - 2 * this.window, k.open ?? Infinity, k.lastFrom);
         if (keepFrom > k.base) {
           k.text = k.text.slice(keepFrom - k.base);
           k.base = keepFrom;
@@ -200,7 +202,10 @@ export class StreamScanner {
    */
   private scanTail(key: string, k: KeyState, newFrom: number, final = false): void {
     const w = this.window;
-    const from = Math.max(k.base, Math.min(newFrom - 2 * w, k.open ?? Infinity));
+    // The final scan reads the last region again: a region starting anywhere else could begin
+    // inside a token (digits after more digits) whose tail would pass for a value.
+    const from = final ? Math.max(k.base, k.lastFrom) : Math.max(k.base, Math.min(newFrom - 2 * w, k.open ?? Infinity));
+    k.lastFrom = from;
     const region = k.text.slice(from - k.base);
     let open: number | null = null;
     for (const f of scan(this.dlp, [{ path: k.path, text: region, kind: 'message' }], 'response', this.agentId)) {
@@ -213,7 +218,8 @@ export class StreamScanner {
           open = Math.min(open ?? Infinity, start);
           continue;
         }
-        if (!final && complete(newFrom)) continue;
+        // Judged by the previous scan, which saw more context (at the end: by the last scan).
+        if (complete(newFrom)) continue;
       } else {
         if (!final && end >= k.total) continue;
         if (end < newFrom) continue;
