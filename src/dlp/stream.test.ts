@@ -455,8 +455,12 @@ describe('StreamScanner: unit cases', () => {
   });
 
   it('the final scan reads the last region again: a long digit run whose tail passes Luhn is no card at the end either', () => {
-    // 21 digits: no card in the whole text, but its last 16 would be one on their own.
-    const text = 'vpz tlhlox pxs! s!  039714060646161035620 fhqsjlx (tkf nto - esyje hfxvz (jymh ' + 'abc '.repeat(20);
+    // 21 digits: no card in the whole text, but its last 16 would be one on their own. The text
+    // ends so that two windows before its end fall exactly where those 16 digits begin.
+    const head = 'vpz tlhlox pxs! s!  039714060646161035620';
+    const tailStart = head.length - 16;
+    const text = head + ' ' + 'f'.repeat(2 * 64 - (head.length - tailStart) - 1);
+    expect(text.length - 2 * 64).toBe(tailStart);
     expect(blockingIn(text)).toEqual([]);
     const scanner = new StreamScanner(DLP, null, 64);
     scanner.push([{ path: PATH_0, value: text, stream: KEY_0 }]);
