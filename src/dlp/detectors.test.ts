@@ -7,6 +7,7 @@ import {
   detectorMaxLength,
   effectiveSeverity,
   findCandidates,
+  scanSubject,
   hasContext,
   LOW_CONFIDENCE,
   maxMatchLength,
@@ -253,6 +254,29 @@ describe('properties', () => {
         return true;
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('scanning the bytes of a text (scanSubject)', () => {
+  // RE2 reads a large text's UTF-8 bytes once; every offset must map back to the same string
+  // offsets and values as reading the string itself, whatever characters surround the values.
+  const pieces = BUILTIN_DETECTORS.flatMap((d) => d.examples.map((e) => e.match));
+  const wide = fc.constantFrom('é', 'ß', '€', '…', '中文', '😀', '👩‍💻', 'Ω', ' ', '\n', 'abc', '12');
+  const text = fc
+    .array(fc.oneof(wide, fc.constantFrom(...pieces), fc.string({ maxLength: 8 })), { minLength: 20, maxLength: 60 })
+    .map((parts) => parts.join(' '))
+    .filter((t) => t.length >= 256);
+
+  it('finds the same candidates, at the same string offsets, as reading the string', () => {
+    fc.assert(
+      fc.property(text, (t) => {
+        const subject = scanSubject(t);
+        for (const d of BUILTIN_DETECTORS) {
+          expect(findCandidates(d, t, undefined, subject)).toEqual(findCandidates(d, t));
+        }
+      }),
+      { numRuns: 60 },
     );
   });
 });

@@ -9,7 +9,7 @@ import { RenLayerError } from '../core/errors.js';
 import type { TextPart } from '../dialects/types.js';
 import { keywordMatcher, keywordPattern, validateCustomPattern, type CustomPattern, type DlpAction } from './custom.js';
 import { BUILTIN_DETECTORS } from './detectors/index.js';
-import { detectorMaxLength, effectiveSeverity, findCandidates, LOW_CONFIDENCE, prefilterSource, type Candidate } from './match.js';
+import { detectorMaxLength, effectiveSeverity, findCandidates, LOW_CONFIDENCE, prefilterSource, scanSubject, stringSubject, EXTRACT_BYTES_UP_TO, type Candidate, type Subject } from './match.js';
 import type { Detector, Severity } from './types.js';
 
 export { canMatchEmpty, DLP_ACTIONS, SEVERITIES, validateCustomPattern } from './custom.js';
@@ -68,7 +68,8 @@ export interface CompiledEntry {
   specificity: number;
   /** Longest value it can report, in characters (Infinity for an unbounded custom pattern). */
   maxLength: number;
-  extract(text: string, lower: () => string): Candidate[];
+  /** `subject`: what RE2 reads for the text (see `scanSubject`). */
+  extract(text: string, lower: () => string, subject: Subject): Candidate[];
 }
 
 export interface CompiledDlp {
@@ -124,7 +125,7 @@ function builtinEntry(d: Detector, o: DetectorOverride | undefined): CompiledEnt
     specificity: specificity(d.class),
     maxLength: detectorMaxLength(d),
     // The keyword prefilter searches the text case-insensitively itself (no lower-cased copy).
-    extract: (text) => findCandidates(d, text),
+    extract: (text, _lower, subject) => findCandidates(d, text, undefined, subject),
   };
 }
 
@@ -138,7 +139,7 @@ function customEntry(p: CustomPattern, o: DetectorOverride | undefined): Compile
     // findCandidates is the reference matcher for built-ins; a custom pattern is a detector
     // without validator or context, so the same code reports its spans.
     const d: Detector = { class: cls, family: 'custom', severity: p.severity, description: p.name, pattern: source, examples: [], negatives: [] };
-    extract = (text) => findCandidates(d, text);
+    extract = (text, _lower, subject) => findCandidates(d, text, undefined, subject);
     maxLength = detectorMaxLength(d);
   } else {
     source = keywordPattern(p.keywords!);
@@ -206,7 +207,7 @@ export function compileDlp(config: TenantDlpConfig, salt: string): CompiledDlp {
  * same text; interleaving spreads the costly patterns, which sit together in the catalog.
  */
 export interface Prefilter {
-  match(text: string): number[];
+  match(text: string | Buffer): number[];
 }
 
 const PREFILTER_GROUP = 26;
@@ -215,7 +216,7 @@ class GroupedSet implements Prefilter {
   /** Each Set with the entry index of each of its patterns. */
   constructor(private readonly groups: readonly { set: InstanceType<typeof RE2.Set>; indices: readonly number[] }[]) {}
 
-  match(text: string): number[] {
+  match(text: string | Buffer): number[] {
     if (this.groups.length === 1) return this.groups[0]!.set.match(text);
     const out: number[] = [];
     for (const { set, indices } of this.groups) for (const i of set.match(text)) out.push(indices[i]!);
@@ -274,12 +275,14 @@ export function scan(compiled: CompiledDlp, texts: readonly TextPart[], directio
     let lowered: string | undefined;
     const lower = () => (lowered ??= text.toLowerCase());
     const ranked: Ranked[] = [];
-    for (const i of compiled.set.match(text)) {
+    const subject = scanSubject(text);
+    const extractFrom = text.length <= EXTRACT_BYTES_UP_TO ? subject : stringSubject(text);
+    for (const i of compiled.set.match(subject.input)) {
       const e = compiled.entries[i]!;
       if (e.appliesTo !== 'both' && e.appliesTo !== direction) continue;
       if (agentId !== null && e.disabledAgents.has(agentId)) continue;
       const allowed = compiled.allow.get(e.class);
-      for (const c of e.extract(text, lower)) {
+      for (const c of e.extract(text, lower, extractFrom)) {
         if (allowed?.has(allowKey(e.class, c.value))) continue;
         const severity = effectiveSeverity(e.severity, c.confidence);
         // A low-confidence value (placeholder, documentation key) is recorded at LOW and never

@@ -118,7 +118,7 @@ export function hasContext(
  * group when the pattern has one), kept when the keyword prefilter, context words and validator
  * pass and the confidence is above 0. `lowerText` is `text.toLowerCase()` when the caller has it.
  */
-export function findCandidates(detector: Detector, text: string, lowerText?: string): Candidate[] {
+export function findCandidates(detector: Detector, text: string, lowerText?: string, subject: Subject = stringSubject(text)): Candidate[] {
   if (detector.keywords && detector.keywords.length > 0) {
     if (lowerText !== undefined) {
       if (!detector.keywords.some((k) => lowerText.includes(k.toLowerCase()))) return [];
@@ -130,19 +130,21 @@ export function findCandidates(detector: Detector, text: string, lowerText?: str
   re.lastIndex = 0;
   const out: Candidate[] = [];
   let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
-    if (m[0].length === 0) {
+  while ((m = re.exec(subject.input as string)) !== null) {
+    const whole = subject.str(m[0]);
+    if (whole.length === 0) {
       re.lastIndex++;
       continue;
     }
     const group = m.indices?.groups?.value;
-    let value = m.groups?.value ?? m[0];
-    let start = group ? group[0] : m.index;
+    const groupValue = m.groups?.value;
+    let value = groupValue === undefined ? whole : subject.str(groupValue);
+    let start = subject.toChar(group ? group[0] : m.index);
     if (detector.valuePrefix) {
-      const prefix = detector.valuePrefix.exec(m[0]);
+      const prefix = detector.valuePrefix.exec(whole);
       if (!prefix) continue;
-      start = m.index + prefix[0].length;
-      value = m[0].slice(prefix[0].length);
+      start = subject.toChar(m.index) + prefix[0].length;
+      value = whole.slice(prefix[0].length);
     }
     if (value === '' || value === undefined) continue;
     if (detector.context && !hasContext(text, start, detector.context)) continue;
@@ -152,6 +154,72 @@ export function findCandidates(detector: Detector, text: string, lowerText?: str
     out.push({ start, end: start + value.length, value, confidence: Math.min(1, raw) });
   }
   return out;
+}
+
+/**
+ * What the RE2 programs read for one text. node-re2 converts a JavaScript string to UTF-8 on
+ * every call — a few microseconds per kilobyte, once for each prefilter Set and again for each
+ * detector that runs. A text of some size is converted once instead, and RE2 answers on its
+ * bytes: match values come back as Buffers and offsets in bytes, mapped back to the string's
+ * UTF-16 offsets here (the identity for ASCII; a table built on first use otherwise).
+ */
+export interface Subject {
+  input: string | Buffer;
+  /** A match value as a string. */
+  str(x: unknown): string;
+  /** A match offset as an offset into the string. */
+  toChar(offset: number): number;
+}
+
+const identity = (n: number) => n;
+
+export function stringSubject(text: string): Subject {
+  return { input: text, str: (x) => x as string, toChar: identity };
+}
+
+/** Below this size converting once saves less than building the subject costs. */
+const BYTES_FROM = 256;
+/**
+ * Above this size a detector reads the string: a match on bytes costs a Buffer or two more, and
+ * a large text (a pasted log, a hostile input) can hold tens of thousands of matches, while one
+ * conversion of it is cheap next to them.
+ */
+export const EXTRACT_BYTES_UP_TO = 64 * 1024;
+
+export function scanSubject(text: string): Subject {
+  if (text.length < BYTES_FROM) return stringSubject(text);
+  const input = Buffer.from(text, 'utf8');
+  if (input.length === text.length) return { input, str: (x) => (x as Buffer).toString('latin1'), toChar: identity };
+  let table: Int32Array | undefined;
+  return {
+    input,
+    str: (x) => (x as Buffer).toString('utf8'),
+    toChar: (offset) => (table ??= byteToChar(text, input.length))[offset]!,
+  };
+}
+
+/** For each UTF-8 byte offset that starts a character (and the end), the UTF-16 offset. */
+function byteToChar(text: string, bytes: number): Int32Array {
+  const table = new Int32Array(bytes + 1);
+  let b = 0;
+  for (let i = 0; i < text.length; i++) {
+    table[b] = i;
+    const c = text.charCodeAt(i);
+    if (c < 0x80) b += 1;
+    else if (c < 0x800) b += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        // A surrogate pair is one 4-byte character; its low half starts no byte.
+        b += 4;
+        i++;
+        continue;
+      }
+      b += 3;
+    } else b += 3;
+  }
+  table[b] = text.length;
+  return table;
 }
 
 // ---------------------------------------------------------------------------------------------
