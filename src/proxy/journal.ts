@@ -132,19 +132,22 @@ export class Journal {
     return claimed;
   }
 
-  static readRows(seg: Segment): unknown[] {
+  /** The segment's rows as their JSON lines; a torn last line (a crash mid-write) is left out. */
+  static readLines(seg: Segment): string[] {
     const text = readFileSync(seg.path, 'utf8');
-    const rows: unknown[] = [];
+    const lines: string[] = [];
     for (const line of text.split('\n')) {
       if (!line) continue;
       try {
-        rows.push(JSON.parse(line));
+        JSON.parse(line);
+        lines.push(line);
       } catch {
         // A torn last line from a crash mid-write: its response was never completed either.
       }
     }
-    return rows;
+    return lines;
   }
+
 
   close(): void {
     if (this.fd !== null) {

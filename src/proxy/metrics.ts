@@ -12,6 +12,16 @@ export class ProxyMetrics {
     name: 'renlayer_requests_total', help: 'Calls by final status and action type',
     labelNames: ['status', 'action_type'] as const, registers: [this.registry],
   });
+  /** Label children by `status action_type`: prom-client hashes a labels object on every inc() otherwise. */
+  private readonly requestCounters = new Map<string, { inc(): void }>();
+
+  countRequest(status: string, actionType: string): void {
+    const key = `${status} ${actionType}`;
+    let child = this.requestCounters.get(key);
+    if (!child) this.requestCounters.set(key, (child = this.requests.labels(status, actionType)));
+    child.inc();
+  }
+
   readonly unauthenticated = new Counter({
     name: 'renlayer_unauthenticated_total', help: 'Calls refused before a tenant was known (missing, unknown or revoked key)',
     registers: [this.registry],

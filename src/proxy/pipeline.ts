@@ -517,7 +517,7 @@ export class Pipeline {
         { tokens: call.usage.inputTokens + call.usage.outputTokens, costUsd: row.cost_usd ?? 0 });
     }
     const m = this.deps.metrics;
-    m.requests.inc({ status, action_type: row.action_type });
+    m.countRequest(status, row.action_type);
     if (row.overhead_ms !== null) m.overhead.observe(row.overhead_ms / 1000);
     if (row.upstream_ms !== null) m.upstream.observe(row.upstream_ms / 1000);
     if (reason === 'rate_limit_exceeded') m.rateLimited.inc();

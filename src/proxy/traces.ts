@@ -49,8 +49,9 @@ const INSERT = `INSERT INTO renlayer.traces
   SELECT * FROM jsonb_populate_recordset(NULL::renlayer.traces, $1::jsonb)
   ON CONFLICT DO NOTHING`;
 
+/** A row as its journal line: serialised once, for the journal and for the database batch. */
 interface Pending {
-  row: TraceRow;
+  json: string;
   segment: Segment;
 }
 
@@ -130,9 +131,10 @@ export class TraceWriter {
 
   /** Durable on return (page cache): call it before completing the response. */
   record(row: TraceRow): void {
-    const segment = this.journal.append(JSON.stringify(row));
+    const json = JSON.stringify(row);
+    const segment = this.journal.append(json);
     this.unwritten.set(segment, (this.unwritten.get(segment) ?? 0) + 1);
-    if (!this.outage) this.queue.push({ row, segment });
+    if (!this.outage) this.queue.push({ json, segment });
   }
 
   flush(): Promise<void> {
@@ -159,7 +161,7 @@ export class TraceWriter {
     }
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.batchRows);
-      if (!(await this.store(batch.map((p) => p.row)))) return;
+      if (!(await this.store(batch.map((p) => p.json)))) return;
       this.queue.splice(0, batch.length);
       this.written += batch.length;
       for (const p of batch) this.settle(p.segment, 1);
@@ -173,7 +175,7 @@ export class TraceWriter {
   private async replay(): Promise<void> {
     while (this.toReplay.length > 0) {
       const seg = this.toReplay[0]!;
-      const rows = Journal.readRows(seg) as TraceRow[];
+      const rows = Journal.readLines(seg);
       for (let i = 0; i < rows.length; i += this.batchRows) {
         if (!(await this.store(rows.slice(i, i + this.batchRows)))) return;
       }
@@ -185,7 +187,7 @@ export class TraceWriter {
   }
 
   /** Inserts rows; false when the database is unreachable (the writer is then in outage mode). */
-  private async store(rows: TraceRow[]): Promise<boolean> {
+  private async store(rows: string[]): Promise<boolean> {
     try {
       await this.insert(rows);
       return true;
@@ -231,22 +233,23 @@ export class TraceWriter {
     if (!this.toReplay.includes(seg)) this.journal.remove(seg);
   }
 
-  private async insert(rows: TraceRow[]): Promise<void> {
-    await this.db.query(INSERT, [JSON.stringify(rows)]);
+  /** Rows as JSON texts, sent as one JSON array. */
+  private async insert(rows: string[]): Promise<void> {
+    await this.db.query(INSERT, [rows.length === 1 ? `[${rows[0]}]` : `[${rows.join(',')}]`]);
   }
 
   /**
    * A batch the database rejects for its content (not its reachability) is split so one bad row
    * cannot hold back the rest; a row refused on its own is kept in a rejects file, never dropped.
    */
-  private async insertOneByOne(rows: TraceRow[]): Promise<void> {
+  private async insertOneByOne(rows: string[]): Promise<void> {
     for (const row of rows) {
       try {
         await this.insert([row]);
       } catch (err) {
         if (isConnectionError(err)) throw err;
-        this.log.error({ trace_id: row.id, err: (err as Error).message }, 'trace row rejected by the database; kept in the rejects file');
-        appendFileSync(join(this.opts.spoolDir, 'rejected.ndjson'), JSON.stringify(row) + '\n', { mode: 0o600 });
+        this.log.error({ trace_id: (JSON.parse(row) as TraceRow).id, err: (err as Error).message }, 'trace row rejected by the database; kept in the rejects file');
+        appendFileSync(join(this.opts.spoolDir, 'rejected.ndjson'), row + '\n', { mode: 0o600 });
       }
     }
   }
