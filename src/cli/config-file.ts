@@ -6,6 +6,7 @@ import type { Severity } from '../dlp/types.js';
 import { LIMIT_DIMENSIONS, LIMIT_SCOPES, LIMIT_WINDOWS, type LimitDimension, type LimitScope, type LimitWindow } from '../limits/types.js';
 import { parsePolicy, type PolicyDefinition } from '../policy/schema.js';
 import { checkUpstreamHeaders, checkUpstreamUrl, UPSTREAM_TYPES, type UpstreamType } from '../store/agents.js';
+import type { StoredPattern } from '../store/tenant-config.js';
 import { formatPath, KEEP_MARKER, substituteEnv, type PathSegment } from './config-env.js';
 
 /**
@@ -75,17 +76,7 @@ export interface DesiredDetector {
   action: DlpAction | null;
 }
 
-export interface DesiredPattern {
-  at: PathSegment[];
-  name: string;
-  type: 'regex' | 'keywords';
-  pattern: string | null;
-  keywords: string[] | null;
-  severity: Severity;
-  appliesTo: 'request' | 'response' | 'both';
-  action: DlpAction | null;
-  enabled: boolean;
-}
+export type DesiredPattern = Omit<StoredPattern, 'id'> & { at: PathSegment[] };
 
 export interface DesiredAllow {
   at: PathSegment[];

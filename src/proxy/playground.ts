@@ -4,6 +4,7 @@ import { apiKind, normalizeRequest } from '../dialects/index.js';
 import { scan, type CompiledDlp, type Finding } from '../dlp/engine.js';
 import { evaluate, type CompiledPolicy, type PolicySet } from '../policy/evaluate.js';
 import { policyInput, type CallView } from './policy-input.js';
+import type { TraceRow } from './traces.js';
 import { PRECEDENCE, publicFinding, verdict, type Enforcement, type Status } from './verdict.js';
 
 /**
@@ -100,25 +101,12 @@ export function testRequest(rules: TenantRules, agent: TestAgent, sample: Sample
 // ---------------------------------------------------------------------------------------------
 // Simulation
 
-/** The trace columns a simulation reads (renlayer.traces). */
-export interface TraceForSimulation {
-  id: string;
-  agent_id: string | null;
-  action_type: string;
-  provider: string | null;
-  upstream_url: string | null;
-  model: string | null;
-  method: string;
-  path: string;
-  status: Status;
-  reason: string | null;
+/** The trace columns a simulation reads (renlayer.traces); `request_body` is the redacted body, when stored. */
+export type TraceForSimulation = Pick<TraceRow, 'id' | 'agent_id' | 'action_type' | 'provider' | 'upstream_url' | 'model' | 'method' | 'path'
+  | 'status' | 'reason' | 'end_user' | 'session_id' | 'request_body'> & {
   request_bytes: number;
-  end_user: string | null;
-  session_id: string | null;
   dlp_findings: { class: string; severity: Finding['severity']; direction: Finding['direction']; action: Finding['action']; location?: Finding['location']; confidence?: number }[] | null;
-  /** The redacted request body, when the tenant stores bodies. */
-  request_body: string | null;
-}
+};
 
 export interface Transition {
   from: Status;
