@@ -1,163 +1,198 @@
 #!/usr/bin/env node
-// Benchmarks the proxy against the mock model directly, on this machine, in one run:
-//   npm run bench [-- --duration 10]
-// Starts the mock upstream and `renlayer proxy` (embedded database, one worker), drives both
-// with wrk (installed from Debian's packages when missing), and writes bench/results/<date>.json.
-// Load generator, mock and proxy share the machine's cores: compare ratios within one run.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+// The performance benchmark of issue 6, in one run on this machine:
+//   npm run bench [-- --quick] [--duration 10] [--only mock,passthrough,peer,renlayer-auth,renlayer-full-w1,renlayer-full-w2]
+//                 [--scenarios chat-c50,chat-c1,stream-ttfb,stream-1000,slow-c1000,propagation,soak]
+//                 [--soak-minutes 10] [--compare bench/results/OLD.json]
+//                 [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--redis-url redis://…]
+// Starts the mock upstream, then each target in turn (mock directly, a bare undici pass-through,
+// Portkey's gateway, RenLayer auth only, RenLayer full pipeline with 1 and 2 workers), drives it
+// through each scenario with wrk or the SSE client in bench/lib/sse-client.mjs, reads CPU and RSS
+// from /proc, and writes bench/results/<date>.json and a markdown table. wrk, the SSE client, the
+// mock, the target and PostgreSQL share the machine's cores: compare ratios within one run.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { freePort, killAll, startProcess, waitForLine, stop } from './lib/processes.mjs';
+import { PEER_PACKAGE, PEER_VERSION, installPeer, peerHeaders } from './lib/peer.mjs';
+import { ROOT, ScratchDatabase, provisionTenants } from './lib/renlayer.mjs';
+import { SCENARIOS, chatBody, toolVersions } from './lib/scenarios.mjs';
+import { buildTargets, stopTarget } from './lib/targets.mjs';
+import { compare, derive, markdown } from './lib/report.mjs';
+import { machine } from './lib/stats.mjs';
+import { ensureWrk } from './lib/wrk.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin/renlayer.js');
-const args = process.argv.slice(2);
-const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-const duration = Number(option('--duration') ?? 10);
-// Default: the embedded database (PGlite, in the proxy's own process). --database-url runs the
-// proxy against a PostgreSQL server instead, as production does.
-const databaseUrl = option('--database-url');
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    only: { type: 'string' },
+    scenarios: { type: 'string' },
+    'soak-minutes': { type: 'string' },
+    compare: { type: 'string' },
+    'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    'redis-url': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opt.help) {
+  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
 
-function ensureWrk() {
+const quick = opt.quick;
+const ctx = {
+  duration: Number(opt.duration ?? (quick ? 3 : 10)),
+  warmup: quick ? 1 : 2,
+  ttfbStreams: quick ? 40 : 200,
+  streamSeconds: quick ? 4 : 10,
+  soakMinutes: Number(opt['soak-minutes'] ?? (quick ? 1 : 10)),
+  propagationTrials: quick ? 3 : 20,
+  redisUrl: opt['redis-url'],
+  work: mkdtempSync(join(tmpdir(), 'renlayer-bench-')),
+};
+const list = (s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : null);
+const onlyTargets = list(opt.only);
+const onlyScenarios = list(opt.scenarios);
+
+function command() {
+  const a = process.argv.slice(2);
+  return `npm run bench${a.length ? ' -- ' + a.join(' ') : ''}`;
+}
+
+async function startMock() {
+  const port = await freePort();
+  const proc = startProcess('mock upstream', process.execPath, [BIN, 'mock-upstream', '--listen', `127.0.0.1:${port}`], { env: { RENLAYER_LOG_LEVEL: 'info' } });
+  await waitForLine(proc, (l) => l.includes('"msg":"mock upstream listening"'));
+  return { proc, port, url: `http://127.0.0.1:${port}` };
+}
+
+/** One streamed call through the as-published peer: records whether its streaming works as installed. */
+async function peerStreamCheck(url, mockUrl) {
   try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...peerHeaders(mockUrl), 'x-mock-chunks': '4' }, body: chatBody({ stream: true }) });
+    const text = await res.text();
+    return `HTTP ${res.status}${res.status === 200 ? '' : `: ${text.slice(0, 120)}`}`;
   } catch (err) {
-    if (err.code !== 'ENOENT' && err.status !== 1) throw err;
-    if (err.code === 'ENOENT') {
-      console.error('[bench] installing wrk from Debian packages');
-      execFileSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq wrk'], { stdio: 'inherit' });
-    }
+    return `error: ${err.message}`;
   }
-}
-
-function start(cmdArgs, env, message) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...cmdArgs], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => {
-      err += d;
-      for (const line of err.split('\n')) {
-        if (!line.includes(`"msg":"${message}"`)) continue;
-        const rec = JSON.parse(line);
-        resolve({ child, port: Number(String(rec.listen ?? rec.url).split(':').pop()) });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`renlayer ${cmdArgs.join(' ')} exited ${code}:\n${err}`)));
-  });
-}
-
-function cli(cmdArgs, env) {
-  return JSON.parse(execFileSync(process.execPath, [BIN, ...cmdArgs, '--json'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' }));
-}
-
-/** CPU seconds and RSS of a process, from /proc. */
-function procStats(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  const rss = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096;
-  return { cpuSeconds: ticks / 100, rssBytes: rss };
-}
-
-function wrk(url, { connections, threads, seconds, script }) {
-  const out = execFileSync('wrk', ['-c', String(connections), '-t', String(threads), '-d', `${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
-  const ms = (label) => {
-    const m = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
-    if (!m) return null;
-    return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
-  };
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? null;
-  return { rps, p50_ms: ms('50'), p99_ms: ms('99'), non2xx, socket_errors: errors };
-}
-
-function luaScript(dir, key) {
-  // A ~2 KB chat prompt, the size of a typical agent turn with some context.
-  const prompt = 'Summarise the following support conversation and propose the next step. '.repeat(28);
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are a helpful support agent.' }, { role: 'user', content: prompt }] });
-  const file = join(dir, `chat-${key ? 'proxy' : 'direct'}.lua`);
-  writeFileSync(file, [
-    'wrk.method = "POST"',
-    `wrk.body = ${JSON.stringify(body)}`,
-    'wrk.headers["Content-Type"] = "application/json"',
-    key ? `wrk.headers["Authorization"] = "Bearer ${key}"` : '',
-  ].join('\n'));
-  return file;
 }
 
 async function main() {
   ensureWrk();
-  const work = mkdtempSync(join(tmpdir(), 'renlayer-bench-'));
-  const dataDir = join(work, 'data');
-  const env = databaseUrl
-    ? { RENLAYER_DATABASE_URL: databaseUrl, RENLAYER_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'), RENLAYER_DATA_DIR: dataDir, RENLAYER_LOG_LEVEL: 'warn' }
-    : { RENLAYER_DATA_DIR: dataDir, RENLAYER_LOG_LEVEL: 'warn' };
-  const tenant = `bench-${Date.now()}`;
-  const mock = await start(['mock-upstream', '--listen', '127.0.0.1:0'], { RENLAYER_LOG_LEVEL: 'info' }, 'mock upstream listening');
-  const mockUrl = `http://127.0.0.1:${mock.port}`;
-  // Provision through the CLI before the proxy owns the embedded database.
-  cli(['tenant', 'create', '--name', tenant], env);
-  const agent = cli(['agent', 'create', '--tenant', tenant, '--name', 'bench-agent', '--upstream', mockUrl], env);
-  const proxy = await start(['proxy'], { ...env, ...(databaseUrl ? {} : { RENLAYER_EMBEDDED: '1' }), RENLAYER_WORKERS: '1', RENLAYER_LOG_LEVEL: 'info', RENLAYER_LISTEN_ADDR: '127.0.0.1:0' }, 'proxy listening');
-  const proxyUrl = `http://127.0.0.1:${proxy.port}`;
-  for (let i = 0; i < 100; i++) {
-    const r = await fetch(proxyUrl + '/readyz').catch(() => null);
-    if (r?.status === 200) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-
-  const direct = luaScript(work, null);
-  const viaProxy = luaScript(work, agent.key.secret);
-  const results = [];
-  const run = (name, url, script, connections, threads, pid) => {
-    wrk(url + '/v1/chat/completions', { connections, threads, seconds: 2, script }); // warm-up
-    const before = pid ? procStats(pid) : null;
-    const r = wrk(url + '/v1/chat/completions', { connections, threads, seconds: duration, script });
-    const after = pid ? procStats(pid) : null;
-    const row = { scenario: name, connections, ...r, ...(after ? { proxy_cpu_cores: (after.cpuSeconds - before.cpuSeconds) / duration, proxy_rss_mb: after.rssBytes / 1048576 } : {}) };
-    results.push(row);
-    console.error(`[bench] ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms`);
-  };
-  run('direct (mock), 50 connections', mockUrl, direct, 50, 2, null);
-  run('renlayer (auth, DLP, traces), 50 connections', proxyUrl, viaProxy, 50, 2, proxy.child.pid);
-  run('direct (mock), 1 connection', mockUrl, direct, 1, 1, null);
-  run('renlayer (auth, DLP, traces), 1 connection', proxyUrl, viaProxy, 1, 1, proxy.child.pid);
-
-  proxy.child.kill('SIGTERM');
-  mock.child.kill('SIGTERM');
-
-  const [d50, p50, d1, p1] = results;
-  const summary = {
-    throughput_ratio_to_direct: p50.rps / d50.rps,
-    added_p50_ms_at_c1: p1.p50_ms - d1.p50_ms,
-    added_p99_ms_at_c1: p1.p99_ms - d1.p99_ms,
-  };
+  const startedAt = new Date();
   const doc = {
-    date: new Date().toISOString(),
-    command: `npm run bench -- --duration ${duration}${databaseUrl ? ' --database-url <PostgreSQL>' : ''}`,
-    database: databaseUrl ? 'PostgreSQL server (same machine)' : 'embedded PGlite (in the proxy process)',
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 1e9), node: process.version },
-    renlayer: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
-    note: 'wrk, the mock upstream and the proxy share the same cores; compare ratios within one run. Proxy: one worker; authentication, request and response DLP with every built-in detector, usage and trace rows (policies and limits are not built yet).',
-    results,
-    summary,
+    benchmark: 'RenLayer beside a bare undici pass-through and Portkey\'s gateway (issue 6)',
+    date: startedAt.toISOString(),
+    command: command(),
+    quick,
+    machine: machine(),
+    note: `wrk (or the SSE client), the mock upstream, the target and PostgreSQL share the same ${machine().cores} cores; targets run one at a time; compare ratios within one run.`,
+    versions: { ...toolVersions(), renlayer: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version },
+    settings: { ...ctx, work: undefined, redisUrl: ctx.redisUrl ? 'set' : 'none (rate-limit counters in the proxy; with 2 workers in the cluster primary)' },
+    targets: [],
+    rows: [],
   };
-  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  const file = join(ROOT, 'bench/results', `${doc.date.slice(0, 10)}-${databaseUrl ? 'postgres' : 'embedded'}.json`);
-  writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
-  console.log('| scenario | req/s | p50 ms | p99 ms | proxy CPU (cores) | proxy RSS MB |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of results) {
-    console.log(`| ${r.scenario} | ${r.rps.toFixed(0)} | ${r.p50_ms} | ${r.p99_ms} | ${r.proxy_cpu_cores?.toFixed(2) ?? '–'} | ${r.proxy_rss_mb?.toFixed(0) ?? '–'} |`);
+  const benchDir = join(ROOT, 'bench');
+  ctx.mock = await startMock();
+  const db = new ScratchDatabase(opt['database-url']);
+  ctx.db = db;
+  try {
+    let targets = buildTargets({ ...ctx, peer: { package: PEER_PACKAGE, version: PEER_VERSION } });
+    if (onlyTargets) {
+      const unknown = onlyTargets.filter((id) => !targets.some((t) => t.id === id));
+      if (unknown.length) throw new Error(`--only: unknown target(s) ${unknown.join(', ')}; known: ${targets.map((t) => t.id).join(', ')}`);
+      targets = targets.filter((t) => onlyTargets.includes(t.id));
+    }
+    let scenarios = SCENARIOS;
+    if (onlyScenarios) {
+      const unknown = onlyScenarios.filter((id) => !SCENARIOS.some((s) => s.id === id));
+      if (unknown.length) throw new Error(`--scenarios: unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
+      scenarios = SCENARIOS.filter((s) => onlyScenarios.includes(s.id));
+    }
+    if (targets.some((t) => t.kind === 'peer')) {
+      ctx.peer = installPeer(benchDir);
+      doc.peer = ctx.peer;
+    }
+    if (targets.some((t) => t.kind === 'renlayer')) {
+      await db.create();
+      ctx.tenants = await provisionTenants(db, ctx.mock.url);
+      doc.renlayer_config = {
+        database: 'PostgreSQL server on this machine, scratch database created and dropped by the run',
+        auth_only: 'tenant with no policies and no limits, every built-in DLP detector disabled, store_bodies none; authentication, classification and one trace row per call remain',
+        full: '10 policies of mixed conditions (none matches the traffic), every built-in DLP detector plus 5 custom patterns on request and response, per-agent and per-user limits on requests and tokens (never reached), trace rows with redacted bodies',
+        tenant_files: { auth: readFileSync(ctx.tenants.auth.file, 'utf8'), full: readFileSync(ctx.tenants.full.file, 'utf8') },
+      };
+    }
+    // Rebuilt with the peer's install details now known.
+    ctx.peer ??= { package: PEER_PACKAGE, version: PEER_VERSION };
+    targets = buildTargets(ctx).filter((t) => targets.some((x) => x.id === t.id));
+    doc.targets = targets.map((t) => ({ id: t.id, label: t.label }));
+
+    for (const target of targets) {
+      const mine = scenarios.filter((s) => (s.only ? s.only(target) : true));
+      if (mine.length === 0) continue;
+      let running = null;
+      let variant;
+      for (const scenario of mine) {
+        const want = target.variant ? target.variant(scenario) : 'default';
+        const row = { scenario: scenario.id, target: target.id };
+        try {
+          if (!running || want !== variant) {
+            await stopTarget(running);
+            running = null;
+            variant = want;
+            console.error(`[bench] starting ${target.label}${want !== 'default' ? ` (${want})` : ''}`);
+            running = { ...(await target.start(want)), id: target.id, kind: target.kind, workers: target.workers, full: target.full, soak: target.soak };
+            running.pid = running.proc.pid;
+            if (target.kind === 'peer' && want === 'as_published' && ctx.peer.as_published) ctx.peer.as_published.stream_check = await peerStreamCheck(running.url, ctx.mock.url);
+          }
+          console.error(`[bench] ${scenario.id} → ${target.id}`);
+          Object.assign(row, await scenario.run(running, ctx));
+          if (running.note) row.note = running.note;
+          console.error(`[bench]   ${summaryLine(row)}`);
+        } catch (err) {
+          row.error = err.message.split('\n')[0];
+          console.error(`[bench]   ${scenario.id} → ${target.id} failed: ${err.message.slice(0, 1500)}`);
+          if (running?.proc?.exited) { running = null; }
+        }
+        doc.rows.push(row);
+      }
+      await stopTarget(running);
+    }
+  } finally {
+    await stop(ctx.mock.proc);
+    await killAll();
+    await db.drop();
   }
-  console.log(`\nthroughput vs direct: ${summary.throughput_ratio_to_direct.toFixed(2)}×; added latency at 1 connection: p50 ${summary.added_p50_ms_at_c1.toFixed(3)} ms, p99 ${summary.added_p99_ms_at_c1.toFixed(3)} ms`);
-  console.log(`written to ${file}`);
-  if (!existsSync(file)) process.exit(1);
-  process.exit(0);
+
+  doc.ratios = derive(doc.rows);
+  doc.finished = new Date().toISOString();
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const suffix = quick ? '-quick' : onlyTargets || onlyScenarios ? '-partial' : '';
+  const file = join(ROOT, 'bench/results', `${doc.date.slice(0, 10)}${suffix}.json`);
+  writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+  console.log(markdown(doc));
+  console.log(`\nwritten to ${file.slice(ROOT.length)}`);
+  if (opt.compare) {
+    const old = JSON.parse(readFileSync(opt.compare, 'utf8'));
+    console.log(`\nnew/old against ${opt.compare} (${old.date}):\n`);
+    console.log(compare(doc, old));
+  }
 }
 
-main().catch((err) => {
+function summaryLine(r) {
+  if (r.rps !== undefined) return `${r.rps} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, errors ${r.errors}, CPU ${r.resources?.cpu_cores} cores, RSS ${r.resources?.rss_peak_mb} MB`;
+  if (r.ttfb_p50_ms !== undefined && r.scenario === 'stream-ttfb') return `TTFB p50 ${r.ttfb_p50_ms} ms, p99 ${r.ttfb_p99_ms} ms, ${r.complete}/${r.streams} complete`;
+  if (r.max_gap_ms !== undefined) return `${r.complete}/${r.streams} streams complete, longest gap ${r.max_gap_ms} ms, stalls ${r.stalls}, CPU ${r.resources?.cpu_cores}`;
+  if (r.every_worker_p99_ms !== undefined) return `propagation p50 ${r.every_worker_p50_ms} ms, p99 ${r.every_worker_p99_ms} ms over ${r.trials} changes (${r.workers_probed} workers probed)`;
+  if (r.second_window) return `soak RSS ${r.second_window.rss_mb} → ${r.last_window.rss_mb} MB, p99 ${r.second_window.p99_ms} → ${r.last_window.p99_ms} ms`;
+  return JSON.stringify(r).slice(0, 200);
+}
+
+main().catch(async (err) => {
   console.error(err);
+  await killAll();
   process.exit(1);
 });
