@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, killAll, startProcess, waitForLine, stop } from './lib/processes.mjs';
+import { freePort, interruptedBy, killAll, onSignalCleanup, startProcess, waitForLine, stop } from './lib/processes.mjs';
 import { PEER_PACKAGE, PEER_VERSION, installPeer, peerHeaders } from './lib/peer.mjs';
 import { ROOT, ScratchDatabase, provisionTenants } from './lib/renlayer.mjs';
 import { SCENARIOS, chatBody, toolVersions } from './lib/scenarios.mjs';
@@ -98,6 +98,7 @@ async function main() {
   ctx.mock = await startMock();
   const db = new ScratchDatabase(opt['database-url']);
   ctx.db = db;
+  onSignalCleanup(() => db.drop());
   try {
     let targets = buildTargets({ ...ctx, peer: { package: PEER_PACKAGE, version: PEER_VERSION } });
     if (onlyTargets) {
@@ -131,20 +132,37 @@ async function main() {
     doc.targets = targets.map((t) => ({ id: t.id, label: t.label }));
 
     for (const target of targets) {
+      if (interruptedBy()) break;
       const mine = scenarios.filter((s) => (s.only ? s.only(target) : true));
+      // Scenarios of one variant run together, so a target is started once per variant.
+      if (target.variant) {
+        const order = [...new Set(mine.map((s) => target.variant(s)))];
+        mine.sort((a, b) => order.indexOf(target.variant(a)) - order.indexOf(target.variant(b)));
+      }
       if (mine.length === 0) continue;
       let running = null;
       let variant;
+      const startErrors = new Map(); // variant → why it did not start
       for (const scenario of mine) {
+        if (interruptedBy()) break;
         const want = target.variant ? target.variant(scenario) : 'default';
         const row = { scenario: scenario.id, target: target.id };
+        if (startErrors.has(want)) {
+          doc.rows.push({ ...row, error: startErrors.get(want) });
+          continue;
+        }
         try {
           if (!running || want !== variant) {
             await stopTarget(running);
             running = null;
             variant = want;
             console.error(`[bench] starting ${target.label}${want !== 'default' ? ` (${want})` : ''}`);
-            running = { ...(await target.start(want)), id: target.id, kind: target.kind, workers: target.workers, full: target.full, soak: target.soak };
+            try {
+              running = { ...(await target.start(want)), id: target.id, kind: target.kind, workers: target.workers, full: target.full, soak: target.soak };
+            } catch (err) {
+              startErrors.set(want, `did not start: ${err.message.split('\n')[0]}`);
+              throw err;
+            }
             running.pid = running.proc.pid;
             if (target.kind === 'peer' && want === 'as_published' && ctx.peer.as_published) ctx.peer.as_published.stream_check = await peerStreamCheck(running.url, ctx.mock.url);
           }
@@ -167,6 +185,7 @@ async function main() {
     await db.drop();
   }
 
+  if (interruptedBy()) return; // the signal handler finishes the cleanup and exits
   doc.ratios = derive(doc.rows);
   doc.finished = new Date().toISOString();
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });

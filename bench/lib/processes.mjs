@@ -6,6 +6,16 @@ import { createServer } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const children = new Set();
+const cleanups = [];
+let interrupted = null;
+
+/** The signal that is stopping the run, or null. */
+export const interruptedBy = () => interrupted;
+
+/** Work to do before the process ends on a signal (dropping the scratch database, say). */
+export function onSignalCleanup(fn) {
+  cleanups.push(fn);
+}
 
 /** Kills every child still running (SIGTERM, then SIGKILL after `graceMs`). */
 export async function killAll(graceMs = 3_000) {
@@ -25,8 +35,12 @@ function hookExit() {
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => {
+      if (interrupted) return;
+      interrupted = signal;
       console.error(`\n[bench] ${signal}: stopping every child`);
-      killAll(1_000).finally(() => process.exit(130));
+      killAll(1_000)
+        .then(() => Promise.allSettled(cleanups.map((fn) => fn())))
+        .finally(() => process.exit(130));
     });
   }
 }

@@ -41,6 +41,8 @@ export class ScratchDatabase {
   }
 
   async drop() {
+    if (this.dropped) return;
+    this.dropped = true;
     await this.client?.end().catch(() => {});
     if (this.created) await this.admin.query(`DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`).catch((err) => console.error(`[bench] could not drop ${this.name}: ${err.message}`));
     await this.admin?.end().catch(() => {});

@@ -8,7 +8,8 @@ const find = (rows, scenario, target) => rows.find((r) => r.scenario === scenari
 export function derive(rows) {
   for (const r of rows) {
     if (r.error) continue;
-    const mock = find(rows, r.scenario, 'mock');
+    // The paired baseline (the mock measured right before this target) when there is one.
+    const mock = r.mock_baseline ?? find(rows, r.scenario, 'mock');
     if (!mock || r.target === 'mock') continue;
     if (r.scenario === 'chat-c1') {
       r.added_p50_ms = round(r.p50_ms - mock.p50_ms, 3);

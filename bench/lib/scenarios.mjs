@@ -27,16 +27,33 @@ export const STALL_MS = 100;
 export const STREAM_RAMP_MS = 1_000;
 const PATH = '/v1/chat/completions';
 
-function sampler(target) {
-  return new ProcSampler(target.pid, { withChildren: target.workers > 1, extra: target.kind === 'renlayer' ? { postgres: postgresPids } : {} });
+/** The target's processes, plus the mock's CPU (and PostgreSQL's for RenLayer), which share the cores with it. */
+function sampler(target, ctx) {
+  const extra = {};
+  if (target.kind !== 'mock') extra.mock = () => [ctx.mock.proc.pid];
+  if (target.kind === 'renlayer') extra.postgres = postgresPids;
+  return new ProcSampler(target.pid, { withChildren: target.workers > 1, extra });
 }
 
-async function wrkScenario(target, ctx, { name, connections, threads, headers = {}, stream = false }) {
+async function wrkScenario(target, ctx, { name, connections, threads, headers = {}, stream = false, pairedBaseline = false }) {
   const script = luaScript(ctx.work, `${name}-${target.id}`, { headers: { 'content-type': 'application/json', ...target.headers, ...headers }, body: chatBody({ stream }) });
+  // Added latency is a small difference of two noisy numbers on a shared machine: the mock is
+  // measured again right before the target, and the difference is taken against that.
+  let baseline;
+  if (pairedBaseline && target.kind !== 'mock') {
+    const direct = luaScript(ctx.work, `${name}-direct`, { headers: { 'content-type': 'application/json', ...headers }, body: chatBody({ stream }) });
+    await runWrk(ctx.mock.url + PATH, { connections, threads, seconds: ctx.warmup, script: direct });
+    const b = await runWrk(ctx.mock.url + PATH, { connections, threads, seconds: ctx.duration, script: direct });
+    baseline = { rps: b.rps, p50_ms: b.p50_ms, p99_ms: b.p99_ms };
+  }
   await runWrk(target.url + PATH, { connections, threads, seconds: ctx.warmup, script });
-  const s = sampler(target).begin();
+  const s = sampler(target, ctx).begin();
   const r = await runWrk(target.url + PATH, { connections, threads, seconds: ctx.duration, script });
-  return { ...r, resources: s.end() };
+  return { ...r, ...(baseline ? { mock_baseline: baseline } : {}), resources: s.end() };
+}
+
+function streamHeaders(targetHeaders, paceMs) {
+  return { 'content-type': 'application/json', ...targetHeaders, 'x-mock-chunks': String(STREAM_DELTAS), 'x-mock-chunk-delay-ms': String(paceMs) };
 }
 
 /** Runs the SSE client in its own process and returns its result. */
@@ -56,21 +73,25 @@ export const SCENARIOS = [
   {
     id: 'chat-c1',
     label: 'chat, ~2 KB prompt, 1 connection (added latency)',
-    run: (t, ctx) => wrkScenario(t, ctx, { name: 'chat-c1', connections: 1, threads: 1 }),
+    run: (t, ctx) => wrkScenario(t, ctx, { name: 'chat-c1', connections: 1, threads: 1, pairedBaseline: true }),
   },
   {
     id: 'stream-ttfb',
     label: `SSE, ${STREAM_DELTAS} deltas ${TTFB_PACE_MS} ms apart, 1 at a time (time to first byte)`,
     stream: true,
     async run(t, ctx) {
-      const cfg = {
-        mode: 'ttfb', url: t.url + PATH, concurrency: 1, count: ctx.ttfbStreams, paceMs: TTFB_PACE_MS, stallMs: STALL_MS,
-        headers: { 'content-type': 'application/json', ...t.headers, 'x-mock-chunks': String(STREAM_DELTAS), 'x-mock-chunk-delay-ms': String(TTFB_PACE_MS) },
-        body: chatBody({ stream: true }),
-      };
-      const s = sampler(t).begin();
-      const r = await sseClient({ ...cfg, warmup: 20 });
-      return { ...r, resources: s.end() };
+      const cfg = (url, headers) => ({
+        mode: 'ttfb', url: url + PATH, concurrency: 1, count: ctx.ttfbStreams, warmup: 20, paceMs: TTFB_PACE_MS, stallMs: STALL_MS,
+        headers: streamHeaders(headers, TTFB_PACE_MS), body: chatBody({ stream: true }),
+      });
+      let baseline; // paired, as for chat-c1
+      if (t.kind !== 'mock') {
+        const b = await sseClient(cfg(ctx.mock.url, {}));
+        baseline = { ttfb_p50_ms: b.ttfb_p50_ms, ttfb_p99_ms: b.ttfb_p99_ms, first_content_p50_ms: b.first_content_p50_ms, first_content_p99_ms: b.first_content_p99_ms };
+      }
+      const s = sampler(t, ctx).begin();
+      const r = await sseClient(cfg(t.url, t.headers));
+      return { ...r, ...(baseline ? { mock_baseline: baseline } : {}), resources: s.end() };
     },
   },
   {
@@ -78,10 +99,10 @@ export const SCENARIOS = [
     label: `SSE, ${STREAM_DELTAS} deltas ${STREAM_PACE_MS} ms apart, 1,000 concurrent streams (stalls)`,
     stream: true,
     async run(t, ctx) {
-      const s = sampler(t).begin();
+      const s = sampler(t, ctx).begin();
       const r = await sseClient({
         mode: 'streams', url: t.url + PATH, concurrency: 1000, seconds: ctx.streamSeconds, rampMs: STREAM_RAMP_MS, paceMs: STREAM_PACE_MS, stallMs: STALL_MS,
-        headers: { 'content-type': 'application/json', ...t.headers, 'x-mock-chunks': String(STREAM_DELTAS), 'x-mock-chunk-delay-ms': String(STREAM_PACE_MS) },
+        headers: streamHeaders(t.headers, STREAM_PACE_MS),
         body: chatBody({ stream: true }),
       });
       return { ...r, pace_ms: STREAM_PACE_MS, ramp_ms: STREAM_RAMP_MS, max_gap_beyond_pace_ms: r.max_gap_ms === null ? null : round(r.max_gap_ms - STREAM_PACE_MS), resources: s.end() };
@@ -116,7 +137,7 @@ export const SCENARIOS = [
       const series = [];
       const started = performance.now();
       for (let i = 0; i < slices; i++) {
-        const s = sampler(t).begin();
+        const s = sampler(t, ctx).begin();
         const r = await runWrk(t.url + PATH, { connections: 50, threads: 2, seconds: 10, script });
         const res = s.end();
         series.push({
