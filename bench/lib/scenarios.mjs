@@ -119,10 +119,17 @@ export const SCENARIOS = [
     only: (t) => t.kind === 'renlayer' && t.full,
     async run(t, ctx) {
       const script = luaScript(ctx.work, `propagation-load-${t.id}`, { headers: { 'content-type': 'application/json', ...t.headers }, body: chatBody() });
-      const seconds = Math.ceil(3 + ctx.propagationTrials * 1.5);
-      const load = runWrk(t.url + PATH, { connections: 50, threads: 2, seconds, script });
+      // Load for as long as the changes take (stopped when they are done; 10 s per change at most).
+      let done;
+      const finished = new Promise((r) => { done = r; });
+      const load = runWrk(t.url + PATH, { connections: 50, threads: 2, seconds: 5 + ctx.propagationTrials * 10, script, until: finished });
       await new Promise((r) => setTimeout(r, 1_000)); // load first
-      const result = await measurePropagation({ port: t.port, primaryPid: t.pid, workers: t.workers, db: ctx.db.client, tenantId: t.tenantId, key: t.key, body: chatBody(), trials: ctx.propagationTrials });
+      let result;
+      try {
+        result = await measurePropagation({ port: t.port, primaryPid: t.pid, workers: t.workers, db: ctx.db.client, tenantId: t.tenantId, key: t.key, body: chatBody(), trials: ctx.propagationTrials });
+      } finally {
+        done();
+      }
       const background = await load;
       return { ...result, background_load: { rps: background.rps, p99_ms: background.p99_ms, errors: background.errors } };
     },

@@ -54,11 +54,15 @@ export function parseWrk(out) {
   };
 }
 
-/** Runs wrk to completion and returns its parsed report. */
-export async function runWrk(url, { connections, threads, seconds, script, timeoutSeconds = 10 }) {
+/**
+ * Runs wrk and returns its parsed report: after `seconds`, or earlier when `until` resolves (wrk
+ * stops on SIGINT and still prints its report).
+ */
+export async function runWrk(url, { connections, threads, seconds, script, timeoutSeconds = 10, until }) {
   const t = Math.max(1, Math.min(threads, connections));
   const args = ['-c', String(connections), '-t', String(t), '-d', `${seconds}s`, '--timeout', `${timeoutSeconds}s`, '--latency', '-s', script, url];
   const proc = startProcess('wrk', 'wrk', args);
+  until?.then(() => { if (!proc.exited) proc.child.kill('SIGINT'); });
   const exit = await proc.exitPromise;
   if (exit.code !== 0) throw new Error(`wrk ${args.join(' ')} exited ${JSON.stringify(exit)}:\n${proc.output}`);
   return parseWrk(proc.output);
