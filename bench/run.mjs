@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, interruptedBy, killAll, onSignalCleanup, startProcess, waitForLine, stop } from './lib/processes.mjs';
-import { PEER_PACKAGE, PEER_VERSION, installPeer, peerHeaders } from './lib/peer.mjs';
+import { PEER_PACKAGE, PEER_VERSION, installPeer, peerForwardHeaders, peerHeaders } from './lib/peer.mjs';
 import { ROOT, ScratchDatabase, provisionTenants } from './lib/renlayer.mjs';
 import { SCENARIOS, chatBody, toolVersions } from './lib/scenarios.mjs';
 import { buildTargets, stopTarget } from './lib/targets.mjs';
@@ -71,7 +71,7 @@ async function startMock() {
 /** One streamed call through the as-published peer: records whether its streaming works as installed. */
 async function peerStreamCheck(url, mockUrl) {
   try {
-    const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...peerHeaders(mockUrl), 'x-mock-chunks': '4' }, body: chatBody({ stream: true }) });
+    const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...peerHeaders(mockUrl), 'x-mock-chunks': '4', ...peerForwardHeaders(['x-mock-chunks']) }, body: chatBody({ stream: true }) });
     const text = await res.text();
     return `HTTP ${res.status}${res.status === 200 ? '' : `: ${text.slice(0, 120)}`}`;
   } catch (err) {

@@ -68,12 +68,16 @@ export async function startPeer(dir, port) {
   return proc;
 }
 
-/** Headers that route a call through the gateway to the mock (and let the mock's x-mock-* through). */
+/** Headers that route a call through the gateway to the mock. */
 export function peerHeaders(mockUrl) {
   return {
     'x-portkey-provider': 'openai',
     'x-portkey-custom-host': `${mockUrl}/v1`,
-    'x-portkey-forward-headers': 'x-mock-latency-ms,x-mock-chunks,x-mock-chunk-delay-ms',
     authorization: 'Bearer bench-not-a-real-key',
   };
+}
+
+/** The gateway passes a caller's own headers upstream only when they are listed in this header. */
+export function peerForwardHeaders(names) {
+  return { 'x-portkey-forward-headers': names.join(',') };
 }

@@ -36,7 +36,7 @@ function sampler(target, ctx) {
 }
 
 async function wrkScenario(target, ctx, { name, connections, threads, headers = {}, stream = false, pairedBaseline = false }) {
-  const script = luaScript(ctx.work, `${name}-${target.id}`, { headers: { 'content-type': 'application/json', ...target.headers, ...headers }, body: chatBody({ stream }) });
+  const script = luaScript(ctx.work, `${name}-${target.id}`, { headers: requestHeaders(target, headers), body: chatBody({ stream }) });
   // Added latency is a small difference of two noisy numbers on a shared machine: the mock is
   // measured again right before the target, and the difference is taken against that.
   let baseline;
@@ -52,8 +52,14 @@ async function wrkScenario(target, ctx, { name, connections, threads, headers = 
   return { ...r, ...(baseline ? { mock_baseline: baseline } : {}), resources: s.end() };
 }
 
-function streamHeaders(targetHeaders, paceMs) {
-  return { 'content-type': 'application/json', ...targetHeaders, 'x-mock-chunks': String(STREAM_DELTAS), 'x-mock-chunk-delay-ms': String(paceMs) };
+/** The target's own headers plus the mock's x-mock-* (and whatever the target needs to pass those on). */
+function requestHeaders(target, mockHeaders = {}) {
+  const names = Object.keys(mockHeaders);
+  return { 'content-type': 'application/json', ...target.headers, ...mockHeaders, ...(names.length && target.forwardHeaders ? target.forwardHeaders(names) : {}) };
+}
+
+function streamHeaders(target, paceMs) {
+  return requestHeaders(target, { 'x-mock-chunks': String(STREAM_DELTAS), 'x-mock-chunk-delay-ms': String(paceMs) });
 }
 
 /** Runs the SSE client in its own process and returns its result. */
@@ -80,17 +86,17 @@ export const SCENARIOS = [
     label: `SSE, ${STREAM_DELTAS} deltas ${TTFB_PACE_MS} ms apart, 1 at a time (time to first byte)`,
     stream: true,
     async run(t, ctx) {
-      const cfg = (url, headers) => ({
+      const cfg = (url, target) => ({
         mode: 'ttfb', url: url + PATH, concurrency: 1, count: ctx.ttfbStreams, warmup: 20, paceMs: TTFB_PACE_MS, stallMs: STALL_MS,
-        headers: streamHeaders(headers, TTFB_PACE_MS), body: chatBody({ stream: true }),
+        headers: streamHeaders(target, TTFB_PACE_MS), body: chatBody({ stream: true }),
       });
       let baseline; // paired, as for chat-c1
       if (t.kind !== 'mock') {
-        const b = await sseClient(cfg(ctx.mock.url, {}));
+        const b = await sseClient(cfg(ctx.mock.url, { headers: {} }));
         baseline = { ttfb_p50_ms: b.ttfb_p50_ms, ttfb_p99_ms: b.ttfb_p99_ms, first_content_p50_ms: b.first_content_p50_ms, first_content_p99_ms: b.first_content_p99_ms };
       }
       const s = sampler(t, ctx).begin();
-      const r = await sseClient(cfg(t.url, t.headers));
+      const r = await sseClient(cfg(t.url, t));
       return { ...r, ...(baseline ? { mock_baseline: baseline } : {}), resources: s.end() };
     },
   },
@@ -102,7 +108,7 @@ export const SCENARIOS = [
       const s = sampler(t, ctx).begin();
       const r = await sseClient({
         mode: 'streams', url: t.url + PATH, concurrency: 1000, seconds: ctx.streamSeconds, rampMs: STREAM_RAMP_MS, paceMs: STREAM_PACE_MS, stallMs: STALL_MS,
-        headers: streamHeaders(t.headers, STREAM_PACE_MS),
+        headers: streamHeaders(t, STREAM_PACE_MS),
         body: chatBody({ stream: true }),
       });
       return { ...r, pace_ms: STREAM_PACE_MS, ramp_ms: STREAM_RAMP_MS, max_gap_beyond_pace_ms: r.max_gap_ms === null ? null : round(r.max_gap_ms - STREAM_PACE_MS), resources: s.end() };
@@ -118,7 +124,7 @@ export const SCENARIOS = [
     label: 'config propagation under load (commit → enforced on every worker)',
     only: (t) => t.kind === 'renlayer' && t.full,
     async run(t, ctx) {
-      const script = luaScript(ctx.work, `propagation-load-${t.id}`, { headers: { 'content-type': 'application/json', ...t.headers }, body: chatBody() });
+      const script = luaScript(ctx.work, `propagation-load-${t.id}`, { headers: requestHeaders(t), body: chatBody() });
       // Load for as long as the changes take (stopped when they are done; 10 s per change at most).
       let done;
       const finished = new Promise((r) => { done = r; });
@@ -139,7 +145,7 @@ export const SCENARIOS = [
     label: 'soak: 50 connections, RSS and p99 every 10 s',
     only: (t) => t.soak,
     async run(t, ctx) {
-      const script = luaScript(ctx.work, `soak-${t.id}`, { headers: { 'content-type': 'application/json', ...t.headers }, body: chatBody() });
+      const script = luaScript(ctx.work, `soak-${t.id}`, { headers: requestHeaders(t), body: chatBody() });
       const slices = Math.max(2, Math.round((ctx.soakMinutes * 60) / 10));
       const series = [];
       const started = performance.now();

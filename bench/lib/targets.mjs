@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startProcess, stop, waitForLine } from './processes.mjs';
-import { peerHeaders, startPeer } from './peer.mjs';
+import { peerForwardHeaders, peerHeaders, startPeer } from './peer.mjs';
 import { startRenlayerProxy } from './renlayer.mjs';
 
 const BENCH = fileURLToPath(new URL('..', import.meta.url));
@@ -44,7 +44,7 @@ export function buildTargets(ctx) {
         if (!install || install.error) throw new Error(`peer not installed: ${install?.error ?? 'unknown'}`);
         const port = await freePort();
         const proc = await startPeer(join(BENCH, variant === 'streaming' ? '.peer-stream' : '.peer'), port);
-        return { proc, port, url: `http://127.0.0.1:${port}`, headers: peerHeaders(ctx.mock.url), note: variant === 'streaming' ? `@hono/node-server pinned to ${install.hono_node_server}` : undefined };
+        return { proc, port, url: `http://127.0.0.1:${port}`, headers: peerHeaders(ctx.mock.url), forwardHeaders: peerForwardHeaders, note: variant === 'streaming' ? `@hono/node-server pinned to ${install.hono_node_server}` : undefined };
       },
     },
     renlayer('renlayer-auth', 'RenLayer, auth only (no policies or limits, DLP detectors disabled, trace rows without bodies), 1 worker', 'auth', 1),
