@@ -9,7 +9,8 @@
 // through each scenario with wrk or the SSE client in bench/lib/sse-client.mjs, reads CPU and RSS
 // from /proc, and writes bench/results/<date>.json and a markdown table. wrk, the SSE client, the
 // mock, the target and PostgreSQL share the machine's cores: compare ratios within one run.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +19,7 @@ import { PEER_PACKAGE, PEER_VERSION, installPeer, peerForwardHeaders, peerHeader
 import { ROOT, ScratchDatabase, provisionTenants } from './lib/renlayer.mjs';
 import { SCENARIOS, chatBody, toolVersions } from './lib/scenarios.mjs';
 import { buildTargets, stopTarget } from './lib/targets.mjs';
-import { compare, derive, markdown } from './lib/report.mjs';
+import { compare, derive, markdown, warnings } from './lib/report.mjs';
 import { machine } from './lib/stats.mjs';
 import { ensureWrk } from './lib/wrk.mjs';
 
@@ -89,7 +90,7 @@ async function main() {
     quick,
     machine: machine(),
     note: `wrk (or the SSE client), the mock upstream, the target and PostgreSQL share the same ${machine().cores} cores; targets run one at a time; compare ratios within one run.`,
-    versions: { ...toolVersions(), renlayer: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version },
+    versions: { ...toolVersions(), renlayer: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, ...gitState() },
     settings: { ...ctx, work: undefined, redisUrl: ctx.redisUrl ? 'set' : 'none (rate-limit counters in the proxy; with 2 workers in the cluster primary)' },
     targets: [],
     rows: [],
@@ -187,6 +188,7 @@ async function main() {
 
   if (interruptedBy()) return; // the signal handler finishes the cleanup and exits
   doc.ratios = derive(doc.rows);
+  doc.warnings = warnings(doc.rows);
   doc.finished = new Date().toISOString();
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const suffix = quick ? '-quick' : onlyTargets || onlyScenarios ? '-partial' : '';
@@ -198,6 +200,16 @@ async function main() {
     const old = JSON.parse(readFileSync(opt.compare, 'utf8'));
     console.log(`\nnew/old against ${opt.compare} (${old.date}):\n`);
     console.log(compare(doc, old));
+  }
+}
+
+/** The commit measured, and whether src/ differed from it (dist/ is built from the work tree). */
+function gitState() {
+  try {
+    const git = (...a) => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { commit: git('rev-parse', 'HEAD'), src_modified: git('status', '--porcelain', '--', 'src') !== '' };
+  } catch {
+    return {};
   }
 }
 

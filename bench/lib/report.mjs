@@ -39,6 +39,18 @@ export function derive(rows) {
 const fmt = (x, d = 0) => (x === null || x === undefined ? '–' : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
 const ms = (x) => (x === null || x === undefined ? '–' : Math.abs(x) < 10 ? x.toFixed(2) : x.toFixed(1));
 
+/** Rows whose numbers are not what they claim to be: refused or failed calls, incomplete streams. */
+export function warnings(rows) {
+  const out = [];
+  for (const r of rows) {
+    if (r.error) out.push(`${r.scenario} → ${r.target}: ${r.error}`);
+    else if (r.errors > 0) out.push(`${r.scenario} → ${r.target}: ${r.errors} of ${r.requests ?? '?'} calls failed or were not 2xx`);
+    else if (r.failed > 0) out.push(`${r.scenario} → ${r.target}: ${r.failed} of ${r.streams} streams failed or were incomplete`);
+    if (r.background_load?.errors > 0) out.push(`${r.scenario} → ${r.target}: ${r.background_load.errors} background calls failed`);
+  }
+  return out;
+}
+
 /** The table the README can paste: one column per target, one line per measurement. */
 export function markdown(doc) {
   const { rows, targets } = doc;
@@ -76,6 +88,7 @@ export function markdown(doc) {
     if (r.error) extra.push(`- soak, ${names[r.target]}: error (${r.error})`);
     else extra.push(`- soak (${names[r.target]}, ${fmt(r.slices * r.slice_seconds / 60, 1)} min at 50 connections): RSS ${fmt(r.second_window.rss_mb)} → ${fmt(r.last_window.rss_mb)} MB (${(r.rss_change * 100).toFixed(1)} %), p99 ${ms(r.second_window.p99_ms)} → ${ms(r.last_window.p99_ms)} ms (${(r.p99_change * 100).toFixed(1)} %), second vs last ${r.window_seconds} s; largest worker RSS ${fmt(r.max_worker_rss_mb)} MB.`);
   }
+  for (const w of doc.warnings ?? []) extra.push(`- **warning**: ${w}`);
   if (doc.peer?.streaming?.note) extra.push(`- Portkey streaming rows: ${doc.peer.streaming.note}.`);
   out.push('');
   out.push(...extra);

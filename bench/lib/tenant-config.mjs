@@ -1,7 +1,10 @@
 // The tenants RenLayer is measured with, written as `renlayer apply` files (SPEC §13).
 import { stringify } from 'yaml';
 
-const HIGH = 1_000_000_000; // limits that are counted on every call but never reached
+// Limits that are counted on every call but never reached: a call is ~575 tokens, so 10,000
+// calls/s for an hour are 2·10^10 tokens (a 10^9 token limit did trip 8 minutes into a soak).
+const HIGH_REQUESTS = 1_000_000_000;
+const HIGH_TOKENS = 1_000_000_000_000;
 
 /**
  * "auth only": a tenant with no policies, no limits, every built-in DLP detector disabled and no
@@ -58,15 +61,15 @@ export function fullTenant(name, upstream) {
       name: 'bench',
       upstream: { type: 'openai', base_url: upstream },
       limits: [
-        { scope: 'per_agent', dimension: 'requests', window: 'minute', limit: HIGH },
-        { scope: 'per_agent', dimension: 'tokens', window: 'hour', limit: HIGH },
+        { scope: 'per_agent', dimension: 'requests', window: 'minute', limit: HIGH_REQUESTS },
+        { scope: 'per_agent', dimension: 'tokens', window: 'hour', limit: HIGH_TOKENS },
       ],
     }],
     policies: benchPolicies(),
     dlp: { patterns: benchPatterns() },
     limits: [
-      { scope: 'per_user', dimension: 'requests', window: 'minute', limit: HIGH },
-      { scope: 'per_user', dimension: 'tokens', window: 'hour', limit: HIGH },
+      { scope: 'per_user', dimension: 'requests', window: 'minute', limit: HIGH_REQUESTS },
+      { scope: 'per_user', dimension: 'tokens', window: 'hour', limit: HIGH_TOKENS },
     ],
   });
 }
