@@ -61,6 +61,12 @@ export interface TraceWriterOptions {
   flushIntervalMs?: number;
   batchRows?: number;
   retryIntervalMs?: number;
+  /**
+   * Most rows held in memory for the database. Past it (the database slower than the traffic)
+   * new rows stay in the journal only and are replayed from disk once the queue has drained, so
+   * memory stays bounded and nothing is lost.
+   */
+  maxQueueRows?: number;
 }
 
 /**
@@ -78,6 +84,8 @@ export class TraceWriter {
   /** Closed segments whose rows must come from disk (outage or an earlier process). */
   private readonly toReplay: Segment[] = [];
   private outage = false;
+  /** The queue overflowed: rows since then are on disk only, replayed when it drains. */
+  private spilled = false;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private lastRetry = 0;
@@ -85,6 +93,7 @@ export class TraceWriter {
   private readonly batchRows: number;
   private readonly retryIntervalMs: number;
   private readonly rotateBytes: number;
+  private readonly maxQueueRows: number;
   written = 0;
   replayed = 0;
 
@@ -97,6 +106,7 @@ export class TraceWriter {
     this.flushIntervalMs = opts.flushIntervalMs ?? 100;
     this.batchRows = opts.batchRows ?? 500;
     this.retryIntervalMs = opts.retryIntervalMs ?? 1_000;
+    this.maxQueueRows = opts.maxQueueRows ?? 20_000;
     // Written rows still count against the bound until their segment is rotated away, so the
     // segment must be rotated well before the bound, however small it is configured.
     this.rotateBytes = Math.min(1024 * 1024, Math.floor(opts.maxJournalBytes / 4));
@@ -134,7 +144,13 @@ export class TraceWriter {
     const json = JSON.stringify(row);
     const segment = this.journal.append(json);
     this.unwritten.set(segment, (this.unwritten.get(segment) ?? 0) + 1);
-    if (!this.outage) this.queue.push({ json, segment });
+    if (this.outage || this.spilled) return;
+    if (this.queue.length >= this.maxQueueRows) {
+      this.spilled = true;
+      this.log.warn({ queued: this.queue.length }, 'traces arrive faster than the database takes them; new rows wait in the journal');
+      return;
+    }
+    this.queue.push({ json, segment });
   }
 
   flush(): Promise<void> {
@@ -165,6 +181,12 @@ export class TraceWriter {
       this.queue.splice(0, batch.length);
       this.written += batch.length;
       for (const p of batch) this.settle(p.segment, 1);
+    }
+    // The backlog is written: what overflowed comes back from disk (rows written twice are
+    // ignored by the primary key).
+    if (this.spilled) {
+      this.spilled = false;
+      this.replayFromDisk();
     }
     // Keep the journal small while the database keeps up: a closed segment whose rows are
     // all written is deleted at once.
