@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { RenLayerError } from '../core/errors.js';
 import type { Database } from '../db/database.js';
@@ -43,7 +42,7 @@ async function runTest(db: Database, rt: Runtime, tenantRef: string, agentRef: s
   const { resolveTenant } = await import('../store/tenants.js');
   const { loadTenantDlpConfig } = await import('../store/dlp.js');
   const { loadPolicies } = await import('../store/policies.js');
-  const { compileDlp } = await import('../dlp/engine.js');
+  const { compileDlp, dlpSalt } = await import('../dlp/engine.js');
   const { compilePolicies } = await import('../policy/evaluate.js');
   const { testRequest } = await import('../proxy/playground.js');
 
@@ -59,7 +58,7 @@ async function runTest(db: Database, rt: Runtime, tenantRef: string, agentRef: s
     process.stderr.write(`renlayer policy test: warning: policy ${bad.name} is not valid as stored and is not enforced: ${bad.reason}\n`);
   }
   // The proxy's per-tenant salt (src/proxy/snapshot.ts), so finding hashes group the same way.
-  const salt = createHmac('sha256', rt.config.encryptionKey ?? Buffer.alloc(0)).update(`dlp-salt:${t.id}`).digest('hex');
+  const salt = dlpSalt(rt.config.encryptionKey, t.id);
   const rules = { dlp: compileDlp(dlpConfig, salt), policies: compilePolicies(loaded.policies, t.default_action), enforcement: t.enforcement };
   // Where the proxy would send it: the agent's upstream, else RENLAYER_DEFAULT_UPSTREAM.
   const url = agent.upstream_url ?? rt.config.defaultUpstream ?? null;

@@ -257,6 +257,14 @@ function compileSet(sources: string[]): InstanceType<typeof RE2.Set> {
   }
 }
 
+/**
+ * The salt of a tenant's finding hashes: stable across proxies (derived from
+ * RENLAYER_ENCRYPTION_KEY) and different per tenant, so repeats group within a tenant only.
+ */
+export function dlpSalt(encryptionKey: Buffer | undefined, tenantId: string): string {
+  return createHmac('sha256', encryptionKey ?? Buffer.alloc(0)).update(`dlp-salt:${tenantId}`).digest('hex');
+}
+
 function valueHash(salt: string, value: string): string {
   return createHmac('sha256', salt).update(value).digest('hex').slice(0, 16);
 }

@@ -45,12 +45,18 @@ interface KeyState {
   found: Span[];
 }
 
+/** Per compiled set, built on the first stream it scans rather than on every one. */
+const STOPPING = new WeakMap<CompiledDlp, Map<string, number>>();
+
 /**
  * Classes that can stop a stream (block or redact) at full confidence, with the longest value
  * each can have: their matches are held until they cannot grow any more.
  */
 function stoppingClasses(dlp: CompiledDlp): Map<string, number> {
+  const cached = STOPPING.get(dlp);
+  if (cached) return cached;
   const out = new Map<string, number>();
+  STOPPING.set(dlp, out);
   for (const e of dlp.entries) {
     const action = e.action ?? dlp.actions[e.severity];
     if (action === 'block' || action === 'redact') out.set(e.class, Math.max(out.get(e.class) ?? 0, Math.min(e.maxLength, MAX_OPEN)));

@@ -7,6 +7,7 @@ import { hashApiKey, isWellFormedApiKey } from '../core/keys.js';
 import type { Dispatcher } from 'undici';
 import { redactJson, scan, type Finding } from '../dlp/engine.js';
 import { evaluate, type Evaluation, type PolicyInput } from '../policy/evaluate.js';
+import { applicableRules } from '../limits/subjects.js';
 import type { Limiter, LimitRule, LimitState, LimitSubject } from '../limits/types.js';
 import { policyInput } from './policy-input.js';
 import { PRECEDENCE, publicFinding, verdict, type Status } from './verdict.js';
@@ -56,7 +57,8 @@ interface Call {
   json: unknown;
   /** The body as the agent sent it, parsed: request findings' paths and offsets refer to it. */
   receivedJson: unknown;
-  /** What the trace keeps of the answer (see bodies.ts). */
+  /** What the trace keeps of the bodies, decided once per call (see bodies.ts). */
+  bodies?: BodyPolicy;
   responseStored?: string;
   responseOriginal?: Buffer;
   classification?: Classification;
@@ -237,11 +239,12 @@ export class Pipeline {
    * answers 429 with the limit and Retry-After, and counts nothing. No limits, no round trip.
    */
   private async checkLimits(call: Call): Promise<void> {
-    const agentId = call.agent!.id;
-    const rules = call.tenant!.limits.filter((r) => r.agentId === null || r.agentId === agentId);
+    if (call.tenant!.limits.length === 0) return;
+    const subject = this.limitSubject(call);
+    const rules = applicableRules(call.tenant!.limits, subject);
     if (rules.length === 0) return;
     call.limitRules = rules;
-    const decision = await this.deps.limiter.check(rules, this.limitSubject(call));
+    const decision = await this.deps.limiter.check(rules, subject);
     call.limitStates = decision.states;
     if (!decision.allowed) {
       const b = decision.breach;
@@ -361,7 +364,7 @@ export class Pipeline {
       rpcId: call.classification?.rpcId,
       usageInjected: call.usageInjected,
       maxBuffer: RESPONSE_BUFFER_MAX,
-      bodies: this.bodies(call.tenant!),
+      bodies: this.bodies(call),
       clientGone: () => clientGone,
       responseDlp: {
         dlp: call.tenant!.dlp,
@@ -526,17 +529,19 @@ export class Pipeline {
   private readonly warnedNoKey = new Set<string>();
 
   /** What the tenant's traces keep of bodies; originals only when there is a key to seal them with. */
-  private bodies(tenant: TenantEntry): BodyPolicy {
+  private bodies(call: Call): BodyPolicy {
+    if (call.bodies) return call.bodies;
+    const tenant = call.tenant!;
     if (tenant.storeBodies === 'redacted_and_encrypted' && !this.deps.encryptionKey && !this.warnedNoKey.has(tenant.id)) {
       this.warnedNoKey.add(tenant.id);
       this.deps.log.warn({ tenant_id: tenant.id }, 'tenant stores encrypted original bodies but RENLAYER_ENCRYPTION_KEY is not set: storing redacted bodies only');
     }
-    return bodyPolicy(tenant.storeBodies, this.deps.encryptionKey, this.deps.traceBodyMaxBytes);
+    return (call.bodies = bodyPolicy(tenant.storeBodies, this.deps.encryptionKey, this.deps.traceBodyMaxBytes));
   }
 
   /** The trace's body columns (SPEC §9): redacted always, originals sealed when the tenant keeps them. */
   private storedBodies(call: Call, tenant: TenantEntry): Pick<TraceRow, 'request_body' | 'response_body' | 'request_body_enc' | 'response_body_enc'> {
-    const policy = this.bodies(tenant);
+    const policy = this.bodies(call);
     const requestFindings = call.findings.filter((f) => f.direction === 'request');
     const seal = (direction: 'request' | 'response', raw: Buffer | undefined) =>
       policy.sealKey && raw && raw.length > 0 ? sealedBody(policy.sealKey, tenant.id, call.traceId, direction, raw, policy.maxBytes) : null;

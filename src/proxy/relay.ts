@@ -7,7 +7,8 @@ import { updateAtPath } from '../dlp/redact.js';
 import { STREAM_WINDOW, StreamScanner } from '../dlp/stream.js';
 import { redactedJsonBody, streamedBody, type BodyPolicy } from './bodies.js';
 import { agentResponseHeaders } from './http-headers.js';
-import { RenLayerError } from '../core/errors.js';
+import { dlpRefusal } from './verdict.js';
+import type { RenLayerError } from '../core/errors.js';
 
 /**
  * Carries an upstream answer to the agent. Three ways, by what the answer is:
@@ -181,8 +182,7 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
     const blocked = decision.blocked && ctx.responseDlp.enforce;
     const refusal = blocked ? null : ctx.responseDlp.judge?.(result.findings) ?? null;
     if (blocked || refusal) {
-      const answer = refusal ?? new RenLayerError('dlp_blocked', 'the answer contains data this tenant does not allow to reach the agent',
-        { findings: publicFindings(result.findings.filter((f) => f.action === 'block')) });
+      const answer = refusal ?? dlpRefusal(result.findings, 'response');
       result.dlpBlocked = blocked;
       if (refusal) result.refusal = refusal;
       result.status = answer.status;
@@ -205,10 +205,6 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
   ctx.res.writeHead(upstream.statusCode, headers);
   ctx.res.end(body);
   return result;
-}
-
-function publicFindings(findings: Finding[]) {
-  return findings.map((f) => ({ class: f.class, severity: f.severity, direction: f.direction, location: f.location }));
 }
 
 /** An SSE event waiting for its text to be a window behind the newest; `data` is what it forwards. */
@@ -317,7 +313,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     // upstream is not read further.
     result.dlpBlocked = dlpBlocked();
     const stop: RenLayerError = result.dlpBlocked
-      ? new RenLayerError('dlp_blocked', 'the answer contains data this tenant does not allow to reach the agent', { findings: publicFindings(scanner.blocking()) })
+      ? dlpRefusal(scanner.findings, 'response')
       : refusal!;
     if (!result.dlpBlocked) result.refusal = stop;
     upstream.body.destroy();

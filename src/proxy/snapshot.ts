@@ -2,8 +2,7 @@ import type { Logger } from 'pino';
 import { RenLayerError } from '../core/errors.js';
 import { openJson } from '../core/secretbox.js';
 import { isConnectionError, type Database } from '../db/database.js';
-import { createHmac } from 'node:crypto';
-import { compileDlp, type CompiledDlp, type TenantDlpConfig } from '../dlp/engine.js';
+import { compileDlp, dlpSalt, type CompiledDlp, type TenantDlpConfig } from '../dlp/engine.js';
 import { PriceTable, type Price } from '../limits/prices.js';
 import { loadTenantDlpConfig } from '../store/dlp.js';
 import { agentHeadersContext } from '../store/agents.js';
@@ -340,7 +339,7 @@ export class ConfigSnapshot {
    */
   private compileTenantDlp(tenantId: string, config: TenantDlpConfig): CompiledDlp {
     // Finding hashes group repeats of a value; the salt is per tenant and stable across proxies.
-    const salt = createHmac('sha256', this.opts.encryptionKey ?? Buffer.alloc(0)).update(`dlp-salt:${tenantId}`).digest('hex');
+    const salt = dlpSalt(this.opts.encryptionKey, tenantId);
     try {
       return compileDlp(config, salt);
     } catch (err) {

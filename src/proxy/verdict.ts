@@ -26,6 +26,14 @@ export function publicFinding(f: Finding) {
   return { class: f.class, severity: f.severity, direction: f.direction, location: f.location };
 }
 
+/** The 403 for blocking findings, naming them (never their values). */
+export function dlpRefusal(findings: readonly Finding[], stage: 'request' | 'response'): RenLayerError {
+  return new RenLayerError('dlp_blocked', stage === 'request'
+    ? 'the request contains data this tenant does not allow to leave'
+    : 'the answer contains data this tenant does not allow to reach the agent',
+  { findings: findings.filter((f) => f.action === 'block').map(publicFinding) });
+}
+
 const DEFAULT_DENY_MESSAGE = 'no policy allows this call, and this tenant denies by default';
 
 function policyRefusal(e: Evaluation, stage: 'request' | 'response'): RenLayerError {
@@ -46,7 +54,6 @@ function policyRefusal(e: Evaluation, stage: 'request' | 'response'): RenLayerEr
 export function verdict(findings: readonly Finding[], evaluation: Evaluation, enforcement: Enforcement, stage: 'request' | 'response' = 'request'): Verdict {
   const dlp = decide(findings);
   const enforce = enforcement === 'enforce';
-  const blockingFindings = () => findings.filter((f) => f.action === 'block').map(publicFinding);
   const candidates: { status: Status; reason: string; refusal?: RenLayerError }[] = [];
   if (evaluation.action === 'DENY') {
     candidates.push(enforce
@@ -58,9 +65,7 @@ export function verdict(findings: readonly Finding[], evaluation: Evaluation, en
       ? {
           status: 'DLP_BLOCKED',
           reason: stage === 'request' ? 'dlp_blocked_request' : 'dlp_blocked_response',
-          refusal: new RenLayerError('dlp_blocked', stage === 'request'
-            ? 'the request contains data this tenant does not allow to leave'
-            : 'the answer contains data this tenant does not allow to reach the agent', { findings: blockingFindings() }),
+          refusal: dlpRefusal(findings, stage),
         }
       : { status: 'DLP_WARNED', reason: 'would_block' });
   }
