@@ -10,10 +10,13 @@ const HOP_BY_HOP = new Set([
 /** The agent's own credential: the upstream gets the agent record's credential instead. */
 const AGENT_CREDENTIALS = new Set(['authorization', 'x-api-key']);
 
-function connectionListed(headers: IncomingHttpHeaders): Set<string> {
-  const c = headers.connection;
-  if (!c) return new Set();
-  return new Set(c.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+const NONE: ReadonlySet<string> = new Set();
+
+/** Headers the Connection header names as hop-by-hop (most messages name none: no Set then). */
+function connectionListed(connection: string | string[] | undefined): ReadonlySet<string> {
+  if (!connection) return NONE;
+  const listed = String(connection).split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '' && !HOP_BY_HOP.has(s));
+  return listed.length === 0 ? NONE : new Set(listed);
 }
 
 /**
@@ -26,9 +29,10 @@ export function upstreamRequestHeaders(
   injected: Record<string, string>,
   bodyLength: number,
 ): Record<string, string | string[]> {
-  const listed = connectionListed(incoming);
+  const listed = connectionListed(incoming.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || AGENT_CREDENTIALS.has(name) || listed.has(name)) continue;
     if (name.startsWith('x-renlayer-')) continue;
@@ -45,11 +49,10 @@ export function agentResponseHeaders(
   upstream: Record<string, string | string[] | undefined>,
   keepLength: boolean,
 ): Record<string, string | string[]> {
-  const listed = new Set(
-    String(upstream.connection ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
-  );
+  const listed = connectionListed(upstream.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || listed.has(name)) continue;
     if (HOP_BY_HOP.has(name) && !(keepLength && name === 'content-length')) continue;
     out[name] = value;

@@ -49,9 +49,18 @@ export class Upstreams {
   }
 }
 
+/** Base URLs parsed once: a URL parse per call showed in the proxy's profile. Bounded, as bases come from configuration. */
+const BASES = new Map<string, { origin: string; basePath: string }>();
+const BASES_MAX = 4096;
+
 /** Joins the upstream base URL and the agent's request path, keeping the base path (SPEC §1). */
 export function upstreamTarget(base: string, requestPath: string): { origin: string; path: string } {
-  const u = new URL(base);
-  const basePath = u.pathname.replace(/\/+$/, '');
-  return { origin: u.origin, path: basePath + (requestPath.startsWith('/') ? requestPath : '/' + requestPath) };
+  let parsed = BASES.get(base);
+  if (!parsed) {
+    const u = new URL(base);
+    parsed = { origin: u.origin, basePath: u.pathname.replace(/\/+$/, '') };
+    if (BASES.size >= BASES_MAX) BASES.clear();
+    BASES.set(base, parsed);
+  }
+  return { origin: parsed.origin, path: parsed.basePath + (requestPath.startsWith('/') ? requestPath : '/' + requestPath) };
 }
