@@ -1,8 +1,9 @@
 /**
  * In-process limits for a proxy of several worker processes (RENLAYER_WORKERS > 1) without Redis.
  * Each worker counting alone would let a host allow workers × the limit, so the counters live in
- * the primary: workers ask it over the cluster IPC channel, one message per check, and the
- * primary's MemoryLimiter (synchronous, one thread) keeps every check-and-count atomic.
+ * the primary: workers ask it over the cluster IPC channel, one message per turn of the event
+ * loop (every check and charge made in it), and the primary's MemoryLimiter (synchronous, one
+ * thread) keeps every check-and-count atomic.
  *
  * The primary calls serveLimiterToWorkers(); workers use WorkerLimiter (createLimiter with
  * `workers: true`). A worker that gets no answer in time (the primary busy or not serving) answers
@@ -18,20 +19,27 @@ const REQUEST = 'renlayer:limits';
 const REPLY = 'renlayer:limits:reply';
 
 type Usage = { tokens: number; costUsd: number };
-type Request =
-  | { type: typeof REQUEST; op: 'check'; id: number; rules: LimitRule[]; subject: LimitSubject; now: number }
-  | { type: typeof REQUEST; op: 'charge'; rules: LimitRule[]; subject: LimitSubject; usage: Usage; now: number };
-type Reply = { type: typeof REPLY; id: number; decision: LimitDecision };
+type Op =
+  | { op: 'check'; id: number; rules: LimitRule[]; subject: LimitSubject; now: number }
+  | { op: 'charge'; rules: LimitRule[]; subject: LimitSubject; usage: Usage; now: number };
+/** The checks and charges a worker made in one turn of its event loop, in the order it made them. */
+type Request = { type: typeof REQUEST; ops: Op[] };
+type Reply = { type: typeof REPLY; answers: [id: number, decision: LimitDecision][] };
 
 /**
  * The primary's side for one message: answers it and returns true when it is a limiter request,
  * returns false (untouched) otherwise, so it can share the channel with other traffic (metrics).
+ * Operations run in the worker's order, so a call's charge lands before a later call's check.
  */
 export function answerLimiterMessage(limiter: MemoryLimiter, msg: unknown, reply: (m: Reply) => void): boolean {
   const m = msg as Request | null;
-  if (m?.type !== REQUEST) return false;
-  if (m.op === 'check') reply({ type: REPLY, id: m.id, decision: limiter.checkNow(m.rules, m.subject, m.now) });
-  else limiter.chargeNow(m.rules, m.subject, m.usage, m.now);
+  if (m?.type !== REQUEST || !Array.isArray(m.ops)) return false;
+  const answers: Reply['answers'] = [];
+  for (const op of m.ops) {
+    if (op.op === 'check') answers.push([op.id, limiter.checkNow(op.rules, op.subject, op.now)]);
+    else limiter.chargeNow(op.rules, op.subject, op.usage, op.now);
+  }
+  if (answers.length > 0) reply({ type: REPLY, answers });
   return true;
 }
 
@@ -72,25 +80,45 @@ function processChannel(): LimiterChannel {
   };
 }
 
+/** A check waiting for the primary, with what answering it locally needs. */
+interface Pending {
+  resolve: (d: LimitDecision) => void;
+  rules: LimitRule[];
+  subject: LimitSubject;
+  now: number;
+  batch: { timer: NodeJS.Timeout | null; left: number };
+}
+
+/**
+ * Checks and charges made in one turn of the event loop travel to the primary as one message,
+ * and come back as one: an IPC message is a JSON encoding and a pipe write on each side, which
+ * one per call made a second worker slower than one. A batch waits for the primary at most
+ * `timeoutMs`; past it, its checks are answered locally.
+ */
 export class WorkerLimiter implements Limiter {
   readonly mode = 'local' as const;
   private readonly channel: LimiterChannel;
   private readonly log: Logger;
   private readonly timeoutMs: number;
   private readonly own = new MemoryLimiter();
-  private readonly pending = new Map<number, { resolve: (d: LimitDecision) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<number, Pending>();
+  private outbox: Op[] = [];
+  private outboxChecks: Pending[] = [];
+  private scheduled = false;
+  private listening = false;
   private nextId = 0;
   private warned = false;
   // Listening only while answers are awaited: a standing listener would keep the channel, and so
   // the worker, alive at shutdown.
   private readonly onMessage = (msg: unknown) => {
     const m = msg as Reply | null;
-    if (m?.type !== REPLY) return;
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    clearTimeout(p.timer);
-    this.settle(m.id);
-    p.resolve(m.decision);
+    if (m?.type !== REPLY || !Array.isArray(m.answers)) return;
+    for (const [id, decision] of m.answers) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      this.settle(id, p);
+      p.resolve(decision);
+    }
   };
 
   constructor(opts: WorkerLimiterOptions) {
@@ -104,49 +132,87 @@ export class WorkerLimiter implements Limiter {
     if (applicable.length === 0) return { allowed: true, states: [] };
     const id = ++this.nextId;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.settle(id);
-        if (!this.warned) {
-          this.warned = true;
-          this.log.warn({ timeout_ms: this.timeoutMs }, 'rate limits: the primary process did not answer; this worker counts alone meanwhile');
-        }
-        resolve(this.own.checkNow(applicable, subject, now));
-      }, this.timeoutMs);
-      if (this.pending.size === 0) this.channel.on('message', this.onMessage);
-      this.pending.set(id, { resolve, timer });
-      try {
-        this.channel.send({ type: REQUEST, op: 'check', id, rules: applicable, subject, now });
-      } catch {
-        clearTimeout(timer);
-        this.settle(id);
-        resolve(this.own.checkNow(applicable, subject, now));
-      }
+      this.outboxChecks.push({ resolve, rules: applicable, subject, now, batch: { timer: null, left: 0 } });
+      this.enqueue({ op: 'check', id, rules: applicable, subject, now });
+      this.pending.set(id, this.outboxChecks[this.outboxChecks.length - 1]!);
     });
   }
 
   async charge(rules: readonly LimitRule[], subject: LimitSubject, usage: Usage, now: number = Date.now()): Promise<void> {
     const applicable = applicableRules(rules, subject).filter((r) => r.dimension !== 'requests');
     if (applicable.length === 0) return;
-    try {
-      this.channel.send({ type: REQUEST, op: 'charge', rules: applicable, subject, usage, now });
-    } catch {
-      this.own.chargeNow(applicable, subject, usage, now);
-    }
+    this.enqueue({ op: 'charge', rules: applicable, subject, usage, now });
   }
 
   /** Checks still waiting are let through: the worker is shutting down, not deciding. */
   async close(): Promise<void> {
+    if (this.scheduled) this.flush();
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      this.pending.delete(id);
+      this.settle(id, p);
       p.resolve({ allowed: true, states: [] });
     }
-    this.channel.off('message', this.onMessage);
     await this.own.close();
   }
 
-  private settle(id: number): void {
+  private enqueue(op: Op): void {
+    this.outbox.push(op);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const ops = this.outbox;
+    const checks = this.outboxChecks;
+    this.outbox = [];
+    this.outboxChecks = [];
+    if (ops.length === 0) return;
+    if (checks.length > 0) {
+      const batch = { timer: null as NodeJS.Timeout | null, left: checks.length };
+      for (const p of checks) p.batch = batch;
+      if (!this.listening) {
+        this.listening = true;
+        this.channel.on('message', this.onMessage);
+      }
+      batch.timer = setTimeout(() => this.timeOut(ops), this.timeoutMs);
+    }
+    try {
+      this.channel.send({ type: REQUEST, ops });
+    } catch {
+      this.answerLocally(ops);
+    }
+  }
+
+  private timeOut(ops: Op[]): void {
+    if (!this.warned) {
+      this.warned = true;
+      this.log.warn({ timeout_ms: this.timeoutMs }, 'rate limits: the primary process did not answer; this worker counts alone meanwhile');
+    }
+    // Its charges may still reach the primary: only the checks are answered here.
+    this.answerLocally(ops.filter((op) => op.op === 'check'));
+  }
+
+  /** The primary cannot be reached: this batch is counted by the worker alone, in its order. */
+  private answerLocally(ops: Op[]): void {
+    for (const op of ops) {
+      if (op.op === 'charge') {
+        this.own.chargeNow(op.rules, op.subject, op.usage, op.now);
+        continue;
+      }
+      const p = this.pending.get(op.id);
+      if (!p) continue;
+      this.settle(op.id, p);
+      p.resolve(this.own.checkNow(p.rules, p.subject, p.now));
+    }
+  }
+
+  private settle(id: number, p: Pending): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.channel.off('message', this.onMessage);
+    if (--p.batch.left <= 0 && p.batch.timer) clearTimeout(p.batch.timer);
+    if (this.listening && this.pending.size === 0) {
+      this.listening = false;
+      this.channel.off('message', this.onMessage);
+    }
   }
 }
