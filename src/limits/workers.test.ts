@@ -86,6 +86,33 @@ process.send({ type: 'test:ready' });
     await w.close();
   });
 
+  it('sends the checks and charges of one event-loop turn as one message, in order', async () => {
+    const primary = new MemoryLimiter();
+    const sent: unknown[] = [];
+    const listeners = new Set<(m: unknown) => void>();
+    const channel: LimiterChannel = {
+      send: (msg) => {
+        sent.push(msg);
+        setImmediate(() => answerLimiterMessage(primary, structuredClone(msg), (r) => setImmediate(() => listeners.forEach((l) => l(structuredClone(r))))));
+      },
+      on: (_e, l) => listeners.add(l),
+      off: (_e, l) => listeners.delete(l),
+    };
+    const w = new WorkerLimiter({ log: logCapture().log, channel });
+    const tokens: LimitRule = { ...rule, id: 'tok', dimension: 'tokens', limit: 100 };
+    // The charge is made before the checks in the same turn: the primary must see it first.
+    void w.charge([tokens], subject, { tokens: 150, costUsd: 0 }, SCENARIO_EPOCH_MS);
+    const decisions = await Promise.all([
+      ...Array.from({ length: 45 }, () => w.check([rule], subject, SCENARIO_EPOCH_MS)),
+      w.check([tokens], subject, SCENARIO_EPOCH_MS),
+    ]);
+    expect(sent).toHaveLength(1);
+    expect(decisions.slice(0, 45).filter((d) => d.allowed)).toHaveLength(40);
+    expect(decisions[45]).toMatchObject({ allowed: false, breach: { ruleId: 'tok', used: 150 } });
+    expect(listeners.size).toBe(0);
+    await w.close();
+  });
+
   it('answers locally and warns once when the primary does not answer', async () => {
     const { log, warnings } = logCapture();
     const silent: LimiterChannel = { send: () => {}, on: () => {}, off: () => {} };
