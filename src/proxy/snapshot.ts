@@ -4,10 +4,10 @@ import { openJson } from '../core/secretbox.js';
 import { isConnectionError, type Database } from '../db/database.js';
 import { compileDlp, dlpSalt, type CompiledDlp, type TenantDlpConfig } from '../dlp/engine.js';
 import { PriceTable, type Price } from '../limits/prices.js';
-import { loadTenantDlpConfig } from '../store/dlp.js';
+import { DLP_CONFIG_JSON, dlpConfigFromJson, type DlpConfigJson } from '../store/dlp.js';
 import { agentHeadersContext } from '../store/agents.js';
-import { loadLimits } from '../store/limits.js';
-import { loadPolicies } from '../store/policies.js';
+import { LIMITS_JSON, limitsFromJson } from '../store/limits.js';
+import { POLICIES_JSON, policiesFromJson, type LoadedPolicies } from '../store/policies.js';
 import { compilePolicies, type PolicySet } from '../policy/evaluate.js';
 import type { LimitRule } from '../limits/types.js';
 
@@ -72,6 +72,35 @@ export interface SnapshotOptions {
   /** Called after a tenant was reloaded, with the commit time of the change when known. */
   onReload?: (tenantId: string, changedAt: Date | null) => void;
 }
+
+type AgentRow = { id: string; name: string; enabled: boolean; upstream_type: string; upstream_url: string | null; upstream_headers_enc: string | null; model_pin: string | null; fallbacks: { url: string; type?: string }[] | null; fallback_headers_enc: string | null };
+
+/** One tenant's whole configuration as JSON (timestamps as ISO strings); $1 = tenant id. */
+interface TenantJson {
+  ver: { version: number; changed_at: string } | null;
+  tenant: { id: string; name: string; default_action: 'ALLOW' | 'DENY'; enforcement: 'enforce' | 'flag_only'; store_bodies: TenantEntry['storeBodies']; settings: Record<string, unknown> } | null;
+  agents: AgentRow[];
+  keys: { id: string; key_hash: string; agent_id: string; expires_at: string | null }[];
+  prices: { model: string; input: string | number; output: string | number }[];
+  dlp: DlpConfigJson;
+  policies: Parameters<typeof policiesFromJson>[0];
+  limits: Parameters<typeof limitsFromJson>[1];
+}
+
+const TENANT_SQL = `SELECT
+  (SELECT row_to_json(v) FROM (SELECT version, changed_at FROM renlayer.config_versions WHERE tenant_id = $1) v) AS ver,
+  (SELECT row_to_json(t) FROM (SELECT id, name, default_action, enforcement, store_bodies, settings FROM renlayer.tenants WHERE id = $1) t) AS tenant,
+  (SELECT coalesce(json_agg(a), '[]'::json) FROM (
+    SELECT id, name, enabled, upstream_type, upstream_url, upstream_headers_enc, model_pin, fallbacks, fallback_headers_enc
+      FROM renlayer.agents WHERE tenant_id = $1) a) AS agents,
+  (SELECT coalesce(json_agg(k), '[]'::json) FROM (
+    SELECT id, key_hash, agent_id, expires_at FROM renlayer.api_keys
+     WHERE tenant_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())) k) AS keys,
+  (SELECT coalesce(json_agg(p), '[]'::json) FROM (
+    SELECT model, input_usd_per_mtok AS input, output_usd_per_mtok AS output FROM renlayer.model_prices WHERE tenant_id = $1) p) AS prices,
+  ${DLP_CONFIG_JSON} AS dlp,
+  ${POLICIES_JSON} AS policies,
+  ${LIMITS_JSON} AS limits`;
 
 const NOTIFY_CHANNEL = 'renlayer_config';
 const DEFAULT_PRICES = new PriceTable();
@@ -275,54 +304,36 @@ export class ConfigSnapshot {
   }
 
   private async loadTenant(tenantId: string): Promise<void> {
-    // Read the version first: a change committed while we read is then seen as newer next time.
-    // One snapshot for every read: under READ COMMITTED each statement sees the latest commit, so
-    // an agent and its key committed between two reads would load the key without its agent, and
-    // that key would be refused (401) until the next reload.
-    const [ver, tenantRows, agentRows, keyRows, priceRows, dlpConfig, policyRows, limits] = await this.db.transaction(async (tx) => {
-      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-      return [
-        await tx.query<{ version: number; changed_at: Date }>('SELECT version, changed_at FROM renlayer.config_versions WHERE tenant_id = $1', [tenantId]),
-        await tx.query<{ id: string; name: string; default_action: 'ALLOW' | 'DENY'; enforcement: 'enforce' | 'flag_only'; store_bodies: TenantEntry['storeBodies']; settings: Record<string, unknown> }>(
-          'SELECT id, name, default_action, enforcement, store_bodies, settings FROM renlayer.tenants WHERE id = $1', [tenantId]),
-        await tx.query<{ id: string; name: string; enabled: boolean; upstream_type: string; upstream_url: string | null; upstream_headers_enc: string | null; model_pin: string | null; fallbacks: { url: string; type?: string }[]; fallback_headers_enc: string | null }>(
-          `SELECT id, name, enabled, upstream_type, upstream_url, upstream_headers_enc, model_pin, fallbacks, fallback_headers_enc
-             FROM renlayer.agents WHERE tenant_id = $1`, [tenantId]),
-        await tx.query<{ id: string; key_hash: string; agent_id: string; expires_at: Date | null }>(
-          `SELECT id, key_hash, agent_id, expires_at FROM renlayer.api_keys
-            WHERE tenant_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, [tenantId]),
-        await tx.query<{ model: string; input: string; output: string }>(
-          'SELECT model, input_usd_per_mtok AS input, output_usd_per_mtok AS output FROM renlayer.model_prices WHERE tenant_id = $1', [tenantId]),
-        await loadTenantDlpConfig(tx, tenantId),
-        await loadPolicies(tx, tenantId),
-        await loadLimits(tx, tenantId),
-      ] as const;
-    });
-    const version = ver.rows[0]?.version ?? 0;
+    // One statement, so one snapshot and one round trip: an agent and its key committed together
+    // are seen together (separate reads under READ COMMITTED could load the key without its
+    // agent), and a reload under load waits for the event loop once, not once per table — the
+    // fourteen round trips of a transaction made propagation a multiple of the loop's delay.
+    const r = await this.db.query<TenantJson>(TENANT_SQL, [tenantId]);
+    const { ver, tenant: t, agents: agentRows, keys: keyRows, prices: priceRows } = r.rows[0]!;
+    const version = ver?.version ?? 0;
     const old = this.tenants.get(tenantId);
     for (const h of old?.keyHashes ?? []) this.keys.delete(h);
-    const t = tenantRows.rows[0];
     if (!t) {
       this.tenants.delete(tenantId);
       this.removed.set(tenantId, version);
     } else {
       this.removed.delete(tenantId);
       const agents = new Map<string, AgentEntry>();
-      for (const a of agentRows.rows) agents.set(a.id, this.compileAgent(tenantId, a));
+      for (const a of agentRows) agents.set(a.id, this.compileAgent(tenantId, a));
       const keyHashes: string[] = [];
-      for (const k of keyRows.rows) {
-        this.keys.set(k.key_hash, { id: k.id, tenantId, agentId: k.agent_id, expiresAt: k.expires_at ? k.expires_at.getTime() : null });
+      for (const k of keyRows) {
+        this.keys.set(k.key_hash, { id: k.id, tenantId, agentId: k.agent_id, expiresAt: k.expires_at ? new Date(k.expires_at).getTime() : null });
         this.negative.delete(k.key_hash);
         keyHashes.push(k.key_hash);
       }
       this.tenants.set(tenantId, {
         tenant: {
           id: t.id, name: t.name, defaultAction: t.default_action, enforcement: t.enforcement, storeBodies: t.store_bodies, settings: t.settings,
-          prices: priceRows.rows.length === 0 ? DEFAULT_PRICES
-            : new PriceTable(Object.fromEntries(priceRows.rows.map((p): [string, Price] => [p.model, { input: Number(p.input), output: Number(p.output) }]))),
-          dlp: this.compileTenantDlp(tenantId, dlpConfig),
-          policies: this.compileTenantPolicies(tenantId, policyRows, t.default_action),
-          limits,
+          prices: priceRows.length === 0 ? DEFAULT_PRICES
+            : new PriceTable(Object.fromEntries(priceRows.map((p): [string, Price] => [p.model, { input: Number(p.input), output: Number(p.output) }]))),
+          dlp: this.compileTenantDlp(tenantId, dlpConfigFromJson(r.rows[0]!.dlp)),
+          policies: this.compileTenantPolicies(tenantId, policiesFromJson(r.rows[0]!.policies), t.default_action),
+          limits: limitsFromJson(tenantId, r.rows[0]!.limits),
         },
         agents,
         keyHashes,
@@ -330,7 +341,7 @@ export class ConfigSnapshot {
       });
     }
     this.highWater = Math.max(this.highWater, version);
-    this.opts.onReload?.(tenantId, ver.rows[0]?.changed_at ?? null);
+    this.opts.onReload?.(tenantId, ver?.changed_at ? new Date(ver.changed_at) : null);
   }
 
   /**
@@ -352,14 +363,14 @@ export class ConfigSnapshot {
    * Policies are validated when saved; one that fails its check here (written by plain SQL) is
    * left out and logged, like a broken DLP pattern: the rest of the tenant's rules still hold.
    */
-  private compileTenantPolicies(tenantId: string, loaded: Awaited<ReturnType<typeof loadPolicies>>, defaultAction: 'ALLOW' | 'DENY'): PolicySet {
+  private compileTenantPolicies(tenantId: string, loaded: LoadedPolicies, defaultAction: 'ALLOW' | 'DENY'): PolicySet {
     for (const bad of loaded.invalid) {
       this.log.error({ tenant_id: tenantId, policy_id: bad.id, policy: bad.name, err: bad.reason }, 'a policy of this tenant is not valid; enforcing without it');
     }
     return compilePolicies(loaded.policies, defaultAction);
   }
 
-  private compileAgent(tenantId: string, a: { id: string; name: string; enabled: boolean; upstream_type: string; upstream_url: string | null; upstream_headers_enc: string | null; model_pin: string | null; fallbacks: { url: string; type?: string }[]; fallback_headers_enc: string | null }): AgentEntry {
+  private compileAgent(tenantId: string, a: AgentRow): AgentEntry {
     const headers = this.openHeaders(a.upstream_headers_enc, agentHeadersContext(tenantId, a.id), a.id);
     const fallbackHeaders = this.openHeaders(a.fallback_headers_enc, agentHeadersContext(tenantId, a.id) + ':fallbacks', a.id) as unknown as Record<string, Record<string, string>>;
     return {

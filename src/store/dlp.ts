@@ -3,25 +3,43 @@ import { DLP_ACTIONS, SEVERITIES, type CustomPattern, type DlpAction } from '../
 import type { TenantDlpConfig } from '../dlp/engine.js';
 import type { Severity } from '../dlp/types.js';
 
+type OverrideRow = { class: string; severity: Severity | null; enabled: boolean | null; disabled_agents: string[]; action: DlpAction | null };
+type PatternRow = { name: string; type: 'regex' | 'keywords'; pattern: string | null; keywords: string[] | null; severity: Severity; applies_to: CustomPattern['appliesTo']; action: DlpAction | null; enabled: boolean };
+
+/** The rows of a tenant's DLP configuration, as one JSON value. */
+export interface DlpConfigJson {
+  overrides: OverrideRow[];
+  patterns: PatternRow[];
+  allow: { class: string; value: string }[];
+  actions: unknown;
+}
+
+/**
+ * A tenant's DLP configuration ($1 = tenant id) as one JSON expression: one statement reads it
+ * in one snapshot, and the proxy reads it in the same statement as the rest of the tenant.
+ */
+export const DLP_CONFIG_JSON = `json_build_object(
+  'overrides', (SELECT coalesce(json_agg(o), '[]'::json) FROM (
+    SELECT class, severity, enabled, disabled_agents, action FROM renlayer.dlp_detector_overrides WHERE tenant_id = $1) o),
+  'patterns', (SELECT coalesce(json_agg(p ORDER BY p.created_at, p.name), '[]'::json) FROM (
+    SELECT name, type, pattern, keywords, severity, applies_to, action, enabled, created_at FROM renlayer.dlp_patterns WHERE tenant_id = $1) p),
+  'allow', (SELECT coalesce(json_agg(a ORDER BY a.class, a.value), '[]'::json) FROM (
+    SELECT class, value FROM renlayer.dlp_allow_list WHERE tenant_id = $1) a),
+  'actions', (SELECT settings -> 'dlp_actions' FROM renlayer.tenants WHERE id = $1))`;
+
 /**
  * A tenant's DLP configuration as the engine takes it: detector overrides, custom patterns,
  * allow lists, and the severity → action mapping kept in `tenants.settings.dlp_actions`
- * (e.g. `{"CRITICAL": "redact"}`). Pass a transaction to read all of it in one snapshot.
+ * (e.g. `{"CRITICAL": "redact"}`).
  */
 export async function loadTenantDlpConfig(db: Queryable, tenantId: string): Promise<TenantDlpConfig> {
-  const overrides = await db.query<{ class: string; severity: Severity | null; enabled: boolean | null; disabled_agents: string[]; action: DlpAction | null }>(
-    `SELECT class, severity, enabled, disabled_agents, action
-       FROM renlayer.dlp_detector_overrides WHERE tenant_id = $1`, [tenantId]);
-  const patterns = await db.query<{ name: string; type: 'regex' | 'keywords'; pattern: string | null; keywords: string[] | null; severity: Severity; applies_to: CustomPattern['appliesTo']; action: DlpAction | null; enabled: boolean }>(
-    `SELECT name, type, pattern, keywords, severity, applies_to, action, enabled
-       FROM renlayer.dlp_patterns WHERE tenant_id = $1 ORDER BY created_at, name`, [tenantId]);
-  const allow = await db.query<{ class: string; value: string }>(
-    'SELECT class, value FROM renlayer.dlp_allow_list WHERE tenant_id = $1 ORDER BY class, value', [tenantId]);
-  const settings = await db.query<{ actions: unknown }>(
-    `SELECT settings -> 'dlp_actions' AS actions FROM renlayer.tenants WHERE id = $1`, [tenantId]);
+  const r = await db.query<{ dlp: DlpConfigJson }>(`SELECT ${DLP_CONFIG_JSON} AS dlp`, [tenantId]);
+  return dlpConfigFromJson(r.rows[0]!.dlp);
+}
 
-  const config: TenantDlpConfig = { overrides: {}, patterns: [], allow: allow.rows.map((r) => ({ class: r.class, value: r.value })) };
-  for (const r of overrides.rows) {
+export function dlpConfigFromJson(j: DlpConfigJson): TenantDlpConfig {
+  const config: TenantDlpConfig = { overrides: {}, patterns: [], allow: j.allow.map((r) => ({ class: r.class, value: r.value })) };
+  for (const r of j.overrides) {
     config.overrides[r.class] = {
       ...(r.severity ? { severity: r.severity } : {}),
       ...(r.enabled !== null ? { enabled: r.enabled } : {}),
@@ -29,7 +47,7 @@ export async function loadTenantDlpConfig(db: Queryable, tenantId: string): Prom
       ...(r.action ? { action: r.action } : {}),
     };
   }
-  for (const r of patterns.rows) {
+  for (const r of j.patterns) {
     config.patterns.push({
       name: r.name,
       type: r.type,
@@ -41,7 +59,7 @@ export async function loadTenantDlpConfig(db: Queryable, tenantId: string): Prom
       enabled: r.enabled,
     });
   }
-  const actions = actionMapping(settings.rows[0]?.actions);
+  const actions = actionMapping(j.actions);
   if (actions) config.actions = actions;
   return config;
 }

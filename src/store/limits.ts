@@ -4,12 +4,21 @@ import type { Queryable } from '../db/database.js';
 import type { LimitDimension, LimitRule, LimitScope, LimitWindow } from '../limits/types.js';
 import { translateDbError } from './errors.js';
 
+type LimitRow = { id: string; agent_id: string | null; name: string | null; scope: LimitScope; dimension: LimitDimension; window: LimitWindow; limit_value: string | number };
+
+/** A tenant's enabled rate limits and budgets ($1 = tenant id) as one JSON array, in creation order. */
+export const LIMITS_JSON = `(SELECT coalesce(json_agg(l ORDER BY l.created_at, l.id), '[]'::json) FROM (
+    SELECT id, agent_id, name, scope, dimension, "window", limit_value, created_at
+      FROM renlayer.rate_limits WHERE tenant_id = $1 AND enabled) l)`;
+
 /** A tenant's enabled rate limits and budgets (SPEC §7), as the limiter takes them. */
 export async function loadLimits(db: Queryable, tenantId: string): Promise<LimitRule[]> {
-  const rows = await db.query<{ id: string; agent_id: string | null; name: string | null; scope: LimitScope; dimension: LimitDimension; window: LimitWindow; limit_value: string | number }>(
-    `SELECT id, agent_id, name, scope, dimension, "window", limit_value
-       FROM renlayer.rate_limits WHERE tenant_id = $1 AND enabled ORDER BY created_at, id`, [tenantId]);
-  return rows.rows.map((r) => ({
+  const r = await db.query<{ limits: LimitRow[] }>(`SELECT ${LIMITS_JSON} AS limits`, [tenantId]);
+  return limitsFromJson(tenantId, r.rows[0]!.limits);
+}
+
+export function limitsFromJson(tenantId: string, rows: LimitRow[]): LimitRule[] {
+  return rows.map((r) => ({
     id: r.id, tenantId, agentId: r.agent_id, name: r.name, scope: r.scope, dimension: r.dimension, window: r.window, limit: Number(r.limit_value),
   }));
 }

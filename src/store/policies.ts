@@ -21,7 +21,8 @@ interface PolicyRow {
   conditions: unknown;
   stage: string;
   current_version: number;
-  created_at: Date;
+  /** A Date from a row, an ISO string from JSON. */
+  created_at: Date | string;
 }
 
 const COLUMNS = 'id, name, description, action, priority, enabled, message, scope, conditions, stage, current_version, created_at';
@@ -33,19 +34,28 @@ function definitionOf(r: PolicyRow): PolicyDefinition {
   });
 }
 
+/** A tenant's policies ($1 = tenant id) as one JSON array, in evaluation order. */
+export const POLICIES_JSON = `(SELECT coalesce(json_agg(p ORDER BY p.priority, p.created_at, p.id), '[]'::json) FROM (
+    SELECT ${COLUMNS} FROM renlayer.policies WHERE tenant_id = $1) p)`;
+
+export type LoadedPolicies = { policies: StoredPolicy[]; invalid: { id: string; name: string; reason: string }[] };
+
 /**
  * A tenant's policies, each checked again as it is read. One that no longer parses (written by
  * plain SQL) is returned in `invalid` with the reason, so the caller can refuse or report it
  * instead of enforcing half a rule.
  */
-export async function loadPolicies(db: Queryable, tenantId: string): Promise<{ policies: StoredPolicy[]; invalid: { id: string; name: string; reason: string }[] }> {
-  const rows = await db.query<PolicyRow>(
-    `SELECT ${COLUMNS} FROM renlayer.policies WHERE tenant_id = $1 ORDER BY priority, created_at, id`, [tenantId]);
+export async function loadPolicies(db: Queryable, tenantId: string): Promise<LoadedPolicies> {
+  const r = await db.query<{ policies: PolicyRow[] }>(`SELECT ${POLICIES_JSON} AS policies`, [tenantId]);
+  return policiesFromJson(r.rows[0]!.policies);
+}
+
+export function policiesFromJson(rows: PolicyRow[]): LoadedPolicies {
   const policies: StoredPolicy[] = [];
-  const invalid: { id: string; name: string; reason: string }[] = [];
-  for (const r of rows.rows) {
+  const invalid: LoadedPolicies['invalid'] = [];
+  for (const r of rows) {
     try {
-      policies.push({ ...definitionOf(r), id: r.id, createdAt: r.created_at.getTime(), version: r.current_version });
+      policies.push({ ...definitionOf(r), id: r.id, createdAt: new Date(r.created_at).getTime(), version: r.current_version });
     } catch (err) {
       invalid.push({ id: r.id, name: r.name, reason: (err as Error).message });
     }
