@@ -4,6 +4,7 @@
 //                 [--scenarios chat-c50,chat-c1,stream-ttfb,stream-1000,slow-c1000,propagation,soak]
 //                 [--soak-minutes 10] [--compare bench/results/OLD.json]
 //                 [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--redis-url redis://…]
+//                 [--autocannon]   (measure with autocannon even where wrk is installed)
 // Starts the mock upstream, then each target in turn (mock directly, a bare undici pass-through,
 // Portkey's gateway, RenLayer auth only, RenLayer full pipeline with 1 and 2 workers), drives it
 // through each scenario with wrk or the SSE client in bench/lib/sse-client.mjs, reads CPU and RSS
@@ -34,18 +35,21 @@ const { values: opt } = parseArgs({
     compare: { type: 'string' },
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     'redis-url': { type: 'string' },
+    autocannon: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (opt.help) {
-  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 
 const quick = opt.quick;
 const ctx = {
   duration: Number(opt.duration ?? (quick ? 3 : 10)),
-  warmup: quick ? 1 : 2,
+  // Long enough for every worker's JIT to settle: a proxy runs for days, and 2 s left the second
+  // worker measured half-warm.
+  warmup: quick ? 1 : 5,
   ttfbStreams: quick ? 40 : 200,
   streamSeconds: quick ? 4 : 10,
   soakMinutes: Number(opt['soak-minutes'] ?? (quick ? 1 : 10)),
@@ -81,7 +85,7 @@ async function peerStreamCheck(url, mockUrl) {
 }
 
 async function main() {
-  ensureWrk();
+  const loadGenerator = ensureWrk({ preferAutocannon: opt.autocannon });
   const startedAt = new Date();
   const doc = {
     benchmark: 'RenLayer beside a bare undici pass-through and Portkey\'s gateway (issue 6)',
@@ -90,7 +94,8 @@ async function main() {
     quick,
     machine: machine(),
     note: `wrk (or the SSE client), the mock upstream, the target and PostgreSQL share the same ${machine().cores} cores; targets run one at a time; compare ratios within one run.`,
-    versions: { ...toolVersions(), renlayer: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, ...gitState() },
+    versions: { ...toolVersions(), load_generator: loadGenerator.generator === 'wrk' ? 'wrk'
+      : `autocannon ${loadGenerator.version} (${opt.autocannon ? 'asked for' : 'wrk could not be installed'}; latencies in whole milliseconds)`, renlayer: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, ...gitState() },
     settings: { ...ctx, work: undefined, redisUrl: ctx.redisUrl ? 'set' : 'none (rate-limit counters in the proxy; with 2 workers in the cluster primary)' },
     targets: [],
     rows: [],

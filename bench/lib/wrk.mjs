@@ -1,32 +1,69 @@
-// wrk: installed from Debian's packages when missing, driven with a Lua script per target, its
-// report parsed into numbers.
+// The load generator: wrk, installed from Debian's packages when missing, driven with a Lua
+// script per target, its report parsed into numbers. Where wrk cannot be had (no apt-get, no
+// root), autocannon is installed on demand into bench/.tools and run in this process instead,
+// its results read into the same shape; the results file says which one measured.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startProcess } from './processes.mjs';
 
-export function ensureWrk() {
+const AUTOCANNON_VERSION = '8.0.0';
+const TOOLS = fileURLToPath(new URL('../.tools', import.meta.url));
+
+/** 'wrk' or 'autocannon': what runWrk drives. */
+let generator = 'wrk';
+
+function hasWrk() {
   try {
     execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-    return;
+    return true;
   } catch (err) {
-    if (err.code !== 'ENOENT') return; // `wrk --version` exits 1 after printing its version
-  }
-  console.error('[bench] wrk is missing: installing it from Debian packages');
-  try {
-    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk'], { stdio: 'inherit' });
-  } catch {
-    throw new Error('wrk is not installed and apt-get could not install it: install wrk (Debian package "wrk") and run again');
+    return err.code !== 'ENOENT'; // `wrk --version` exits 1 after printing its version
   }
 }
 
-/** Writes a wrk Lua script sending one POST with `headers` and `body`; returns its path. */
+/** Makes a load generator available; returns its name and version for the results. */
+export function ensureWrk({ preferAutocannon = false } = {}) {
+  if (!preferAutocannon && hasWrk()) return { generator: (generator = 'wrk') };
+  if (!preferAutocannon) {
+    console.error('[bench] wrk is missing: installing it from Debian packages');
+    try {
+      execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk'], { stdio: 'inherit' });
+      if (hasWrk()) return { generator: (generator = 'wrk') };
+    } catch {
+      // falls back to autocannon below
+    }
+    console.error(`[bench] apt-get could not install wrk: using autocannon ${AUTOCANNON_VERSION} instead`);
+  }
+  installAutocannon();
+  return { generator: (generator = 'autocannon'), version: AUTOCANNON_VERSION };
+}
+
+function installAutocannon() {
+  const manifest = join(TOOLS, 'node_modules', 'autocannon', 'package.json');
+  if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).version === AUTOCANNON_VERSION) return;
+  mkdirSync(TOOLS, { recursive: true });
+  writeFileSync(join(TOOLS, 'package.json'), JSON.stringify({ private: true, description: 'benchmark tools, installed by bench/lib/wrk.mjs', dependencies: { autocannon: AUTOCANNON_VERSION } }, null, 2) + '\n');
+  console.error(`[bench] installing autocannon@${AUTOCANNON_VERSION} into ${TOOLS}`);
+  try {
+    execFileSync('npm', ['install', '--prefix', TOOLS, '--no-audit', '--no-fund', '--loglevel=error'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+  } catch (err) {
+    throw new Error(`neither wrk nor autocannon could be installed: install wrk (Debian package "wrk") and run again (${err.stderr?.toString().trim() || err.message})`);
+  }
+}
+
+/**
+ * Writes a wrk Lua script sending one POST with `headers` and `body`; returns it with the
+ * request itself, which autocannon takes directly.
+ */
 export function luaScript(dir, name, { headers, body }) {
   const file = join(dir, `${name}.lua`);
   const lines = ['wrk.method = "POST"', `wrk.body = ${JSON.stringify(body)}`];
   for (const [k, v] of Object.entries(headers)) lines.push(`wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
   writeFileSync(file, lines.join('\n') + '\n');
-  return file;
+  return { path: file, headers, body };
 }
 
 const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
@@ -59,11 +96,35 @@ export function parseWrk(out) {
  * stops on SIGINT and still prints its report).
  */
 export async function runWrk(url, { connections, threads, seconds, script, timeoutSeconds = 10, until }) {
+  if (generator === 'autocannon') return runAutocannon(url, { connections, seconds, script, timeoutSeconds, until });
   const t = Math.max(1, Math.min(threads, connections));
-  const args = ['-c', String(connections), '-t', String(t), '-d', `${seconds}s`, '--timeout', `${timeoutSeconds}s`, '--latency', '-s', script, url];
+  const args = ['-c', String(connections), '-t', String(t), '-d', `${seconds}s`, '--timeout', `${timeoutSeconds}s`, '--latency', '-s', script.path, url];
   const proc = startProcess('wrk', 'wrk', args);
   until?.then(() => { if (!proc.exited) proc.child.kill('SIGINT'); });
   const exit = await proc.exitPromise;
   if (exit.code !== 0) throw new Error(`wrk ${args.join(' ')} exited ${JSON.stringify(exit)}:\n${proc.output}`);
   return parseWrk(proc.output);
+}
+
+/** The same measurement with autocannon (in this process), in runWrk's shape. */
+async function runAutocannon(url, { connections, seconds, script, timeoutSeconds, until }) {
+  const autocannon = createRequire(join(TOOLS, 'package.json'))('autocannon');
+  const instance = autocannon({ url, connections, duration: seconds, timeout: timeoutSeconds, method: 'POST', headers: script.headers, body: script.body });
+  until?.then(() => instance.stop());
+  const r = await new Promise((resolve, reject) => {
+    instance.on('done', resolve);
+    instance.on('error', reject);
+  });
+  const ms = (x) => (x == null ? null : Number(Number(x).toFixed(3)));
+  const errors = (r.errors ?? 0) + (r.timeouts ?? 0);
+  return {
+    rps: Number((r.requests.total / Math.max(r.duration, 0.001)).toFixed(1)),
+    requests: r.requests.total,
+    p50_ms: ms(r.latency.p50),
+    p90_ms: ms(r.latency.p90),
+    p99_ms: ms(r.latency.p99),
+    non2xx: r.non2xx ?? 0,
+    errors: (r.non2xx ?? 0) + errors,
+    ...(errors ? { socket_errors: { connect: 0, read: r.errors ?? 0, write: 0, timeout: r.timeouts ?? 0 } } : {}),
+  };
 }
