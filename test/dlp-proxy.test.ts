@@ -279,6 +279,44 @@ describe('response DLP through the proxy', () => {
   });
 });
 
+describe('streams of a tenant whose response DLP cannot stop them', () => {
+  it('are relayed as they arrive: with every class set to warn or record, no text is held back', async () => {
+    const a = await tenantWithAgent(t.db, { upstream: mock.url });
+    await t.db.query(
+      `UPDATE renlayer.tenants SET settings = settings || '{"dlp_actions": {"CRITICAL": "warn", "HIGH": "warn", "MEDIUM": "record", "LOW": "record"}}' WHERE id = $1`,
+      [a.tenant.id]);
+    // Applied once a CRITICAL secret is forwarded with a warning instead of refused.
+    await eventually(async () => (await chat(a.key, `deploy with ${AWS_KEY} please`)).res.status === 200, 5_000, 50);
+    // The mock sends its first delta, then waits an hour before the next: the text can only
+    // reach the agent now if the proxy holds nothing back.
+    const abort = new AbortController();
+    const res = await fetch(proxy.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'x-mock-chunks': '4', 'x-mock-chunk-delay-ms': '3600000' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hello there' }] }),
+      signal: abort.signal,
+    });
+    const id = res.headers.get('x-renlayer-trace-id')!;
+    const reader = res.body!.getReader();
+    let text = '';
+    const firstText = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return null;
+        text += new TextDecoder().decode(value);
+        const content = text.split('\n').filter((l) => l.startsWith('data: {'))
+          .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '').join('');
+        if (content) return content;
+      }
+    })();
+    const deadline = new Promise<'held back'>((resolve) => setTimeout(() => resolve('held back'), 10_000).unref());
+    const first = await Promise.race([firstText, deadline]);
+    abort.abort();
+    expect(first).toMatch(/^This /);
+    expect(await trace(id)).toMatchObject({ status: 'ALLOWED', reason: 'client_closed', stream: true });
+  });
+});
+
 describe('bodies on the trace', () => {
   // The SSN is HIGH: the call is forwarded (DLP_WARNED) and the mock echoes it back.
   const prompt = `Please file this for the customer with SSN ${SSN}, thanks.`;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { TextDelta } from '../dialects/stream.js';
 import { join } from './detectors/shared.js';
 import { compileDlp, scan, type Finding } from './engine.js';
-import { STREAM_WINDOW, StreamScanner } from './stream.js';
+import { STREAM_WINDOW, StreamScanner, responseHoldBack } from './stream.js';
 
 // Example credentials are written in pieces (see detectors/shared.ts) so that no repository
 // secret scanner mistakes this file for a leak. All are fake; the card numbers pass Luhn.
@@ -402,6 +402,45 @@ describe('StreamScanner: robustness', () => {
     scanner.end();
     expect(scanner.findings).toEqual([]);
     expect(new StreamScanner(DLP, null).window).toBe(STREAM_WINDOW);
+  });
+});
+
+describe('responseHoldBack: how much text a tenant must hold back', () => {
+  const OBSERVING = compileDlp({ overrides: {}, patterns: [], allow: [], actions: { CRITICAL: 'warn', HIGH: 'warn', MEDIUM: 'record', LOW: 'record' } }, 'salt');
+  const NOTHING = compileDlp({ overrides: Object.fromEntries(DLP.entries.map((e) => [e.class, { enabled: false }])), patterns: [], allow: [] }, 'salt');
+
+  it('holds the window while something could block or redact the answer', () => {
+    expect(responseHoldBack(DLP, { enforce: true, policies: false })).toBe(STREAM_WINDOW);
+    expect(responseHoldBack(REDACTING, { enforce: false, policies: false })).toBe(STREAM_WINDOW);
+  });
+
+  it('holds the window for response-stage policies, which may refuse on any finding', () => {
+    expect(responseHoldBack(OBSERVING, { enforce: true, policies: true })).toBe(STREAM_WINDOW);
+  });
+
+  it('holds nothing when nothing can stop the text: warn and record only, blocks not enforced, detectors off', () => {
+    expect(responseHoldBack(OBSERVING, { enforce: true, policies: false })).toBe(0);
+    expect(responseHoldBack(DLP, { enforce: false, policies: false })).toBe(0);
+    expect(responseHoldBack(NOTHING, { enforce: true, policies: false })).toBe(0);
+  });
+
+  it('holds nothing for a blocking pattern that only scans requests', () => {
+    const requestOnly = compileDlp({
+      overrides: Object.fromEntries(DLP.entries.map((e) => [e.class, { enabled: false }])),
+      patterns: [{ name: 'ticket', type: 'regex', pattern: 'TKT-[0-9]{5}', severity: 'CRITICAL', appliesTo: 'request', enabled: true }],
+      allow: [],
+    }, 'salt');
+    expect(responseHoldBack(requestOnly, { enforce: true, policies: false })).toBe(0);
+  });
+
+  it('with no hold-back, text is releasable as it arrives and findings are still recorded', () => {
+    const scanner = new StreamScanner(OBSERVING, null, STREAM_WINDOW, 0, 0);
+    scanner.push([{ path: PATH_0, value: `card ${CARD.slice(0, 9)}`, stream: KEY_0 }]);
+    expect(scanner.releasable(KEY_0)).toBe(14);
+    scanner.push([{ path: PATH_0, value: `${CARD.slice(9)} thanks`, stream: KEY_0 }]);
+    expect(scanner.releasable(KEY_0)).toBe(5 + CARD.length + 7);
+    scanner.end();
+    expect(scanner.findings.map((f) => [f.class, f.action])).toEqual([['payment.credit_card', 'warn']]);
   });
 });
 

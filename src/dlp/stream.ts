@@ -64,6 +64,24 @@ function stoppingClasses(dlp: CompiledDlp): Map<string, number> {
   return out;
 }
 
+/**
+ * How much of each stream key this tenant's answers must hold back: the window while anything
+ * could still stop or rewrite the text — a class that redacts responses, or blocks them when
+ * blocking is enforced, or response-stage policies (which may refuse on any finding, so every
+ * value must be seen whole first) — and nothing otherwise. A tenant whose response DLP only
+ * warns or records (an observe-first rollout, or detectors switched off) streams as the upstream
+ * does; its findings are still recorded.
+ */
+export function responseHoldBack(dlp: CompiledDlp, opts: { enforce: boolean; policies: boolean }): number {
+  if (opts.policies) return STREAM_WINDOW;
+  for (const e of dlp.entries) {
+    if (e.appliesTo === 'request') continue;
+    const action = e.action ?? dlp.actions[e.severity];
+    if (action === 'redact' || (action === 'block' && opts.enforce)) return STREAM_WINDOW;
+  }
+  return 0;
+}
+
 export class StreamScanner {
   private readonly keys = new Map<string, KeyState>();
   private readonly seen = new Set<string>();
@@ -71,12 +89,17 @@ export class StreamScanner {
   private recorded = 0;
   readonly findings: Finding[] = [];
 
-  /** `recordChars`: keep up to that many characters of text, over all keys, for `recordedTexts()`. */
+  /**
+   * `recordChars`: keep up to that many characters of text, over all keys, for `recordedTexts()`.
+   * `holdBack`: characters kept from the newest before release (see `responseHoldBack`); the
+   * scan's context is `window` whatever it is.
+   */
   constructor(
     private readonly dlp: CompiledDlp,
     private readonly agentId: string | null,
     readonly window = STREAM_WINDOW,
     private readonly recordChars = 0,
+    private readonly holdBack = window,
   ) {
     this.stopping = stoppingClasses(dlp);
   }
@@ -119,7 +142,7 @@ export class StreamScanner {
     const k = this.keys.get(key);
     if (!k) return 0;
     if (k.closed) return k.total;
-    return Math.max(0, Math.min(k.total - this.window, k.open ?? Infinity));
+    return Math.max(0, Math.min(k.total - this.holdBack, k.open ?? Infinity));
   }
 
   /** Every finding so far that must stop the stream. */

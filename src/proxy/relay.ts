@@ -4,7 +4,7 @@ import { errorBody, streamErrorEvent, type Dialect } from '../dialects/errors.js
 import { SseParser, interpretEvent, responseTexts, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type SseEvent, type TextDelta, type Usage } from '../dialects/index.js';
 import { decide, redactJson, scan, type CompiledDlp, type Finding } from '../dlp/engine.js';
 import { updateAtPath } from '../dlp/redact.js';
-import { STREAM_WINDOW, StreamScanner } from '../dlp/stream.js';
+import { STREAM_WINDOW, StreamScanner, responseHoldBack } from '../dlp/stream.js';
 import { redactedJsonBody, streamedBody, type BodyPolicy } from './bodies.js';
 import { agentResponseHeaders } from './http-headers.js';
 import { dlpRefusal } from './verdict.js';
@@ -211,6 +211,8 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
 interface HeldEvent {
   ev: SseEvent;
   data: string;
+  /** The dialect's end of answer ([DONE], message_stop …): an SDK stops reading at it. */
+  final: boolean;
   deltas: { key: string; path: string; start: number; end: number }[];
   echoes: TextDelta[];
 }
@@ -233,7 +235,9 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   res.writeHead(upstream.statusCode, agentResponseHeaders(upstream.headers, false));
   res.flushHeaders();
   const parser = new SseParser();
-  const scanner = new StreamScanner(ctx.responseDlp.dlp, ctx.responseDlp.agentId, STREAM_WINDOW, ctx.bodies.redacted ? ctx.bodies.maxBytes : 0);
+  const { dlp, enforce, judge: policies } = ctx.responseDlp;
+  const scanner = new StreamScanner(dlp, ctx.responseDlp.agentId, STREAM_WINDOW, ctx.bodies.redacted ? ctx.bodies.maxBytes : 0,
+    responseHoldBack(dlp, { enforce, policies: policies !== undefined }));
   const raw: Buffer[] = [];
   let rawBytes = 0;
   // Every way out judges what is left and records the bodies for the trace first.
@@ -244,8 +248,9 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     if (ctx.bodies.redacted) result.storedBody = streamedBody(scanner.recordedTexts(), ctx.bodies.maxBytes);
     if (ctx.bodies.sealKey) result.originalBody = Buffer.concat(raw, rawBytes);
   };
-  // Events wait here until every character of their text is at least a window behind the newest
-  // text of its stream: a secret split across events is seen whole before any of it leaves.
+  // Events wait here until every character of their text is at least the hold-back behind the
+  // newest text of its stream (a window whenever anything could stop or rewrite it): a secret
+  // split across events is seen whole before any of it leaves.
   const held: HeldEvent[] = [];
   let finished = false;
   // Response-stage policies are judged on the first event and again whenever findings grow.
@@ -258,9 +263,12 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   };
   const dlpBlocked = () => ctx.responseDlp.enforce && scanner.blocking().length > 0;
   const blocked = () => dlpBlocked() || refusal !== null;
-  const release = async (all: boolean) => {
+  // The end-of-answer event waits for `withFinal`: an SDK reads it as the end and may send its
+  // next call at once, which must find this one traced and charged to its budgets.
+  const release = async (all: boolean, withFinal = false) => {
     while (held.length > 0) {
       const h = held[0]!;
+      if (h.final && !withFinal) return;
       if (!all && !h.deltas.every((d) => d.end <= scanner.releasable(d.key))) return;
       held.shift();
       await writeOrWait(res, redactEvent(scanner, h));
@@ -278,7 +286,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       if (blocked()) return;
       let data: string | null = ev.data;
       if (ctx.usageInjected && !ev.comment) data = stripInjectedUsage(ev.data);
-      if (data !== null) held.push({ ev, data, deltas, echoes: seen.echoes ?? [] });
+      if (data !== null) held.push({ ev, data, final: seen.done === true, deltas, echoes: seen.echoes ?? [] });
       await release(false);
     }
   };
@@ -323,7 +331,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   }
   if (result.outcome === 'upstream_error') {
     // What was held back is released first: it passed the scan; then the failure.
-    await release(true);
+    await release(true, true);
     beforeEnd(result);
     // The agent must see a failure in its own dialect, never a clean-looking end.
     res.end(streamErrorEvent(ctx.api, {
@@ -333,6 +341,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     return result;
   }
   beforeEnd(result);
+  await release(true, true);
   res.end();
   return result;
 }
