@@ -53,7 +53,7 @@ async function wrkScenario(target, ctx, { name, connections, threads, headers = 
 }
 
 /** The target's own headers plus the mock's x-mock-* (and whatever the target needs to pass those on). */
-function requestHeaders(target, mockHeaders = {}) {
+export function requestHeaders(target, mockHeaders = {}) {
   const names = Object.keys(mockHeaders);
   return { 'content-type': 'application/json', ...target.headers, ...mockHeaders, ...(names.length && target.forwardHeaders ? target.forwardHeaders(names) : {}) };
 }
