@@ -5,6 +5,7 @@
 //                 [--soak-minutes 10] [--compare bench/results/OLD.json]
 //                 [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--redis-url redis://…]
 //                 [--autocannon]   (measure with autocannon even where wrk is installed)
+//                 [--profile]      (RenLayer under --cpu-prof: profiles in bench/.profiles/, summaries in the JSON)
 // Starts the mock upstream, then each target in turn (mock directly, a bare undici pass-through,
 // Portkey's gateway, RenLayer auth only, RenLayer full pipeline with 1 and 2 workers), drives it
 // through each scenario with wrk or the SSE client in bench/lib/sse-client.mjs, reads CPU and RSS
@@ -23,6 +24,7 @@ import { buildTargets, stopTarget } from './lib/targets.mjs';
 import { compare, derive, markdown, warnings } from './lib/report.mjs';
 import { machine } from './lib/stats.mjs';
 import { ensureWrk, luaScript, runWrk } from './lib/wrk.mjs';
+import { profileLines, summarizeProfiles } from './lib/profile.mjs';
 
 const BIN = join(ROOT, 'bin/renlayer.js');
 const { values: opt } = parseArgs({
@@ -36,11 +38,12 @@ const { values: opt } = parseArgs({
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     'redis-url': { type: 'string' },
     autocannon: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (opt.help) {
-  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 12).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 13).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 
@@ -57,6 +60,7 @@ const ctx = {
   propagationTrials: quick ? 3 : 20,
   redisUrl: opt['redis-url'],
   work: mkdtempSync(join(tmpdir(), 'renlayer-bench-')),
+  profileDir: opt.profile ? join(ROOT, 'bench/.profiles', new Date().toISOString().replace(/[:.]/g, '-')) : undefined,
 };
 const list = (s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : null);
 const onlyTargets = list(opt.only);
@@ -196,6 +200,11 @@ async function main() {
         doc.rows.push(row);
       }
       await stopTarget(running);
+      if (ctx.profileDir && target.kind === 'renlayer') {
+        const summaries = summarizeProfiles(join(ctx.profileDir, target.id));
+        (doc.profiles ??= {})[target.id] = summaries;
+        for (const line of profileLines(target.id, summaries)) console.error(line);
+      }
     }
   } finally {
     await stop(ctx.mock.proc);
@@ -208,7 +217,8 @@ async function main() {
   doc.warnings = warnings(doc.rows);
   doc.finished = new Date().toISOString();
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  const suffix = quick ? '-quick' : onlyTargets || onlyScenarios ? '-partial' : '';
+  // A profiled run is slower by the profiler's overhead: never the file a README quotes.
+  const suffix = (opt.profile ? '-profiled' : '') + (quick ? '-quick' : onlyTargets || onlyScenarios ? '-partial' : '');
   const file = join(ROOT, 'bench/results', `${doc.date.slice(0, 10)}${suffix}.json`);
   writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
   console.log(markdown(doc));

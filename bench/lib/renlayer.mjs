@@ -79,7 +79,7 @@ export async function provisionTenants(db, mockUrl) {
 }
 
 /** `renlayer proxy` with `workers` workers on `port`; resolves once every worker listens and /readyz answers. */
-export async function startRenlayerProxy(db, { port, workers, redisUrl }) {
+export async function startRenlayerProxy(db, { port, workers, redisUrl, profileDir }) {
   const env = {
     ...db.env,
     RENLAYER_WORKERS: String(workers),
@@ -87,7 +87,8 @@ export async function startRenlayerProxy(db, { port, workers, redisUrl }) {
     RENLAYER_LOG_LEVEL: 'info',
     ...(redisUrl ? { RENLAYER_REDIS_URL: redisUrl } : {}),
   };
-  const proc = startProcess(`renlayer proxy (${workers} worker${workers > 1 ? 's' : ''})`, process.execPath, [BIN, 'proxy', '--no-migrate'], { env });
+  const proc = startProcess(`renlayer proxy (${workers} worker${workers > 1 ? 's' : ''})`, process.execPath,
+    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), BIN, 'proxy', '--no-migrate'], { env });
   // Every worker listens, then loads its configuration snapshot on its own and says so.
   const count = (msg) => proc.output.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
   await waitForLine(proc, () => count('proxy listening') >= workers && count('configuration snapshot loaded') >= workers, 60_000);

@@ -15,7 +15,9 @@ export function buildTargets(ctx) {
     id, label, kind: 'renlayer', workers, full: tenant === 'full', ...extra,
     async start() {
       const port = await freePort();
-      const proc = await startRenlayerProxy(ctx.db, { port, workers, redisUrl: ctx.redisUrl });
+      // Workers inherit the primary's flags, so each process of the target writes its own profile.
+      const profileDir = ctx.profileDir ? join(ctx.profileDir, id) : undefined;
+      const proc = await startRenlayerProxy(ctx.db, { port, workers, redisUrl: ctx.redisUrl, profileDir });
       const t = ctx.tenants[tenant];
       return { proc, port, url: `http://127.0.0.1:${port}`, tenantId: t.tenantId, key: t.key, headers: { authorization: `Bearer ${t.key}`, 'x-renlayer-user': 'bench-user' } };
     },
