@@ -424,6 +424,17 @@ describe('responseHoldBack: how much text a tenant must hold back', () => {
     expect(responseHoldBack(NOTHING, { enforce: true, policies: false })).toBe(0);
   });
 
+  it('holds the window when low-confidence matches (judged at LOW) would redact or block', () => {
+    const lowRedacts = compileDlp({ overrides: {}, patterns: [], allow: [], actions: { CRITICAL: 'warn', HIGH: 'warn', MEDIUM: 'warn', LOW: 'redact' } }, 'salt');
+    expect(responseHoldBack(lowRedacts, { enforce: true, policies: false })).toBe(STREAM_WINDOW);
+    const warnEach = compileDlp({
+      overrides: Object.fromEntries(DLP.entries.map((e) => [e.class, { action: 'warn' as const }])),
+      patterns: [], allow: [], actions: { CRITICAL: 'warn', HIGH: 'warn', MEDIUM: 'warn', LOW: 'block' },
+    }, 'salt');
+    expect(responseHoldBack(warnEach, { enforce: true, policies: false })).toBe(STREAM_WINDOW);
+    expect(responseHoldBack(warnEach, { enforce: false, policies: false })).toBe(0);
+  });
+
   it('holds nothing for a blocking pattern that only scans requests', () => {
     const requestOnly = compileDlp({
       overrides: Object.fromEntries(DLP.entries.map((e) => [e.class, { enabled: false }])),

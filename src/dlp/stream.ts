@@ -74,10 +74,11 @@ function stoppingClasses(dlp: CompiledDlp): Map<string, number> {
  */
 export function responseHoldBack(dlp: CompiledDlp, opts: { enforce: boolean; policies: boolean }): number {
   if (opts.policies) return STREAM_WINDOW;
+  const stops = (action: string | undefined) => action === 'redact' || (action === 'block' && opts.enforce);
   for (const e of dlp.entries) {
     if (e.appliesTo === 'request') continue;
-    const action = e.action ?? dlp.actions[e.severity];
-    if (action === 'redact' || (action === 'block' && opts.enforce)) return STREAM_WINDOW;
+    // A low-confidence match is judged at LOW with the LOW action, whatever the entry's own.
+    if (stops(e.action ?? dlp.actions[e.severity]) || stops(dlp.actions.LOW)) return STREAM_WINDOW;
   }
   return 0;
 }
