@@ -408,6 +408,8 @@ export class Pipeline {
   private async send(call: Call, signal: EventEmitter, clientGone: () => boolean): Promise<Dispatcher.ResponseData | undefined> {
     const candidates = call.agent!.upstream ? [call.upstream!, ...call.agent!.fallbacks] : [call.upstream!];
     for (let i = 0; i < candidates.length; i++) {
+      // The abort signal only reaches requests in flight: never start one for an agent that left.
+      if (clientGone()) return undefined;
       const upstream = candidates[i]!;
       const last = i === candidates.length - 1;
       const target = upstreamTarget(upstream.url, call.path);
