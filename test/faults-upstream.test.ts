@@ -143,6 +143,24 @@ async function failingUpstream(status: number): Promise<string> {
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
+/** An OpenAI-style upstream that streams an answer and its [DONE], then never closes the response. */
+async function lingeringUpstream(): Promise<string> {
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const chunk = (delta: unknown, finish: string | null) => `data: ${JSON.stringify({ id: 'chatcmpl-linger', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ role: 'assistant', content: 'Hello' }, null) + chunk({}, 'stop') + 'data: [DONE]\n\n');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  closers.push(() => {
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
 describe('upstream refusing connections', () => {
   it('answers 502 upstream_unavailable in the OpenAI shape and traces it', async () => {
     const upstream = `http://127.0.0.1:${await closedPort()}`;
@@ -199,6 +217,15 @@ describe('upstream breaking off an answer', () => {
     for (const c of chunks) expect(c.object).toBe('chat.completion.chunk');
     expect(JSON.parse(data.at(-1)!)).toMatchObject({ error: { code: 'upstream_error', type: 'renlayer_error' }, renlayer: { code: 'upstream_error', trace_id: r.traceId } });
     expect(await traceRow(r.traceId)).toMatchObject({ status: 'ALLOWED', reason: 'upstream_error', stream: true, http_status: 200 });
+  });
+
+  it('ends a stream whose upstream keeps the response open after [DONE], as complete, without waiting for its timeout', async () => {
+    const a = await tenantWithAgent(t.db, { upstream: await lingeringUpstream() });
+    const r = await call(proxy, a.key, '/v1/chat/completions', { ...chat, stream: true });
+    const data = dataLines(r.text);
+    expect(data.at(-1)).toBe('[DONE]');
+    expect(JSON.parse(data[0]!).choices[0].delta.content).toBe('Hello');
+    expect(await traceRow(r.traceId)).toMatchObject({ status: 'ALLOWED', reason: null, stream: true, http_status: 200 });
   });
 
   it('ends an Anthropic stream with event: error, traced as upstream_error', async () => {

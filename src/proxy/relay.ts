@@ -207,6 +207,24 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
   return result;
 }
 
+/** How long an upstream may keep a stream open after its end-of-answer event. */
+const FINAL_GRACE_MS = 1_000;
+
+/** The next chunk, or null when none came within FINAL_GRACE_MS. */
+async function withinGrace<T>(next: Promise<T>): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), FINAL_GRACE_MS);
+  });
+  // The read left behind when the grace ends fails once the body is destroyed: nobody waits for it.
+  next.catch(() => {});
+  try {
+    return await Promise.race([next, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** An SSE event waiting for its text to be a window behind the newest; `data` is what it forwards. */
 interface HeldEvent {
   ev: SseEvent;
@@ -290,8 +308,18 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       await release(false);
     }
   };
+  const chunks = (upstream.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
-    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+    for (;;) {
+      // After the end-of-answer event the upstream should close at once; one that keeps the
+      // response open is not waited for (the agent waits for that event, which we hold).
+      const next = finished ? await withinGrace(chunks.next()) : await chunks.next();
+      if (next === null) {
+        upstream.body.destroy();
+        break;
+      }
+      if (next.done) break;
+      const chunk = next.value;
       result.bytes += chunk.length;
       if (ctx.bodies.sealKey && rawBytes < ctx.bodies.maxBytes) {
         raw.push(chunk);
@@ -310,6 +338,8 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     result.outcome = 'upstream_error';
     result.error = err as Error;
   }
+  // Left early (the agent gone, the answer stopped, a failure): the upstream is not read further.
+  if (!upstream.body.readableEnded && !upstream.body.destroyed) upstream.body.destroy();
   settle();
   if (ctx.clientGone()) {
     result.outcome = 'client_closed';
@@ -331,8 +361,9 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   }
   if (result.outcome === 'upstream_error') {
     // What was held back is released first: it passed the scan; then the failure.
-    await release(true, true);
+    await release(true);
     beforeEnd(result);
+    await release(true, true);
     // The agent must see a failure in its own dialect, never a clean-looking end.
     res.end(streamErrorEvent(ctx.api, {
       code: 'upstream_error', status: 502, traceId: ctx.traceId,
