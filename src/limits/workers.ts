@@ -36,8 +36,14 @@ export function answerLimiterMessage(limiter: MemoryLimiter, msg: unknown, reply
   if (m?.type !== REQUEST || !Array.isArray(m.ops)) return false;
   const answers: Reply['answers'] = [];
   for (const op of m.ops) {
-    if (op.op === 'check') answers.push([op.id, limiter.checkNow(op.rules, op.subject, op.now)]);
-    else limiter.chargeNow(op.rules, op.subject, op.usage, op.now);
+    // A malformed operation is left unanswered (that check falls back to the worker's own count
+    // after the timeout); the rest of the batch is answered, and the primary stays up.
+    try {
+      if (op.op === 'check') answers.push([op.id, limiter.checkNow(op.rules, op.subject, op.now)]);
+      else limiter.chargeNow(op.rules, op.subject, op.usage, op.now);
+    } catch {
+      continue;
+    }
   }
   if (answers.length > 0) reply({ type: REPLY, answers });
   return true;

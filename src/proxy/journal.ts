@@ -64,8 +64,10 @@ export class Journal {
     if (this.fd === null || !this.dirty || this.syncing) return;
     this.dirty = false;
     this.syncing = true;
-    fsync(this.fd, () => {
+    fsync(this.fd, (err) => {
       this.syncing = false;
+      // Retried at the next interval; the lines themselves are written.
+      if (err) this.dirty = true;
     });
   }
 
