@@ -198,7 +198,8 @@ export function startMockUpstream(opts: Partial<MockOptions> = {}): Promise<Mock
 
   return new Promise((resolvePromise, reject) => {
     server.once('error', reject);
-    server.listen(base.port, base.host, () => {
+    // As the proxy: a burst of new upstream connections must not wait on SYN retransmits.
+    server.listen({ port: base.port, host: base.host, backlog: 4096 }, () => {
       server.off('error', reject);
       const port = (server.address() as AddressInfo).port;
       let closing: Promise<void> | null = null;

@@ -29,6 +29,8 @@ export interface ProxyOptions {
   instanceId?: string;
 }
 
+const LISTEN_BACKLOG = 4096;
+
 /** Paths the proxy answers itself; every other path is forwarded. */
 const OWN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -155,7 +157,11 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => resolve());
+    // A fleet of agents reconnecting at once (a deploy, a load balancer failover) must not find
+    // the accept queue full: Node's default of 511 dropped SYNs here under 1,000 new connections,
+    // and each dropped SYN costs the agent a 1 s, then 3 s retransmit. The kernel caps it at
+    // net.core.somaxconn.
+    server.listen({ port: config.listen.port, host: config.listen.host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ listen: `${config.listen.host}:${port}`, instance_id: instanceId }, 'proxy listening');
