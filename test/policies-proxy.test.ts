@@ -210,16 +210,20 @@ describe('rate limits through the proxy', () => {
 
   it('a token budget used up by streamed calls refuses the next call', async () => {
     // The mock reports usage on streams; a budget of 1 token per hour is used up by the first call.
-    const a = await limited([{ scope: 'per_agent', dimension: 'tokens', window: 'hour', limit: 1 }]);
+    // Each attempt is a fresh user: one made before the proxy loaded the limit spends nothing of
+    // the next attempt's budget.
+    const a = await limited([{ scope: 'per_user', dimension: 'tokens', window: 'hour', limit: 1 }]);
     const client = new OpenAI({ baseURL: proxy.url + '/v1', apiKey: a.key, maxRetries: 0 });
+    let user = '';
     await eventually(async () => {
-      const stream = await client.chat.completions.create({ ...chatBody('count my tokens'), stream: true } as never) as unknown as AsyncIterable<unknown>;
+      user = `streamer-${Math.random()}`;
+      const stream = await client.chat.completions.create({ ...chatBody('count my tokens'), stream: true } as never, { headers: { 'x-renlayer-user': user } }) as unknown as AsyncIterable<unknown>;
       for await (const _ of stream) { /* drain */ }
-      return (await post(a.key, chatBody('x'))).res.status === 429;
+      return (await post(a.key, chatBody('x'), { 'x-renlayer-user': user })).res.status === 429;
     }, 3_000, 100);
-    const r = await post(a.key, chatBody('again'));
+    const r = await post(a.key, chatBody('again'), { 'x-renlayer-user': user });
     expect(r.res.status).toBe(429);
-    expect(JSON.parse(r.text).renlayer.limit).toMatchObject({ scope: 'per_agent', dimension: 'tokens', window: 'hour', limit: 1 });
+    expect(JSON.parse(r.text).renlayer.limit).toMatchObject({ scope: 'per_user', dimension: 'tokens', window: 'hour', limit: 1 });
     const row = await trace(r.id);
     expect(row).toMatchObject({ status: 'DENIED', reason: 'rate_limit_exceeded' });
     expect(row.rate_limit).toEqual([expect.objectContaining({ dimension: 'tokens', limit: 1 })]);
