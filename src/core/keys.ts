@@ -48,13 +48,9 @@ export function isWellFormedApiKey(key: string): boolean {
  * Every proxied call hashes its key to find it: the one-shot crypto.hash (Node ≥ 20.12) costs a
  * third of a createHash object for a string this short.
  */
-const sha256Hex: (s: string) => string = typeof crypto.hash === 'function'
-  ? (s) => crypto.hash('sha256', s, 'hex')
-  : (s) => crypto.createHash('sha256').update(s).digest('hex');
-
-export function hashApiKey(key: string): string {
-  return sha256Hex(key);
-}
+export const hashApiKey: (key: string) => string = typeof crypto.hash === 'function'
+  ? (key) => crypto.hash('sha256', key, 'hex')
+  : (key) => crypto.createHash('sha256').update(key).digest('hex');
 
 /** What the console and CLI show instead of the secret: `rl_live_AbCd…`. */
 export function displayPrefix(key: string): string {

@@ -45,21 +45,30 @@ interface KeyState {
   found: Span[];
 }
 
-/** Per compiled set, built on the first stream it scans rather than on every one. */
-const STOPPING = new WeakMap<CompiledDlp, Map<string, number>>();
+/** What a compiled set's response findings can do to a stream. */
+interface ResponseStops {
+  /**
+   * Classes that can stop a stream (block or redact) at full confidence, with the longest value
+   * each can have: their matches are held until they cannot grow any more.
+   */
+  classes: Map<string, number>;
+  /** Every action a response finding can get: its entry's, or LOW's for a low-confidence match. */
+  actions: Set<string>;
+}
 
-/**
- * Classes that can stop a stream (block or redact) at full confidence, with the longest value
- * each can have: their matches are held until they cannot grow any more.
- */
-function stoppingClasses(dlp: CompiledDlp): Map<string, number> {
-  const cached = STOPPING.get(dlp);
+/** Per compiled set, built on the first stream it scans rather than on every one. */
+const STOPS = new WeakMap<CompiledDlp, ResponseStops>();
+
+function responseStops(dlp: CompiledDlp): ResponseStops {
+  const cached = STOPS.get(dlp);
   if (cached) return cached;
-  const out = new Map<string, number>();
-  STOPPING.set(dlp, out);
+  const out: ResponseStops = { classes: new Map(), actions: new Set() };
+  STOPS.set(dlp, out);
   for (const e of dlp.entries) {
+    if (e.appliesTo === 'request') continue;
     const action = e.action ?? dlp.actions[e.severity];
-    if (action === 'block' || action === 'redact') out.set(e.class, Math.max(out.get(e.class) ?? 0, Math.min(e.maxLength, MAX_OPEN)));
+    out.actions.add(action).add(dlp.actions.LOW);
+    if (action === 'block' || action === 'redact') out.classes.set(e.class, Math.max(out.classes.get(e.class) ?? 0, Math.min(e.maxLength, MAX_OPEN)));
   }
   return out;
 }
@@ -73,14 +82,8 @@ function stoppingClasses(dlp: CompiledDlp): Map<string, number> {
  * does; its findings are still recorded.
  */
 export function responseHoldBack(dlp: CompiledDlp, opts: { enforce: boolean; policies: boolean }): number {
-  if (opts.policies) return STREAM_WINDOW;
-  const stops = (action: string | undefined) => action === 'redact' || (action === 'block' && opts.enforce);
-  for (const e of dlp.entries) {
-    if (e.appliesTo === 'request') continue;
-    // A low-confidence match is judged at LOW with the LOW action, whatever the entry's own.
-    if (stops(e.action ?? dlp.actions[e.severity]) || stops(dlp.actions.LOW)) return STREAM_WINDOW;
-  }
-  return 0;
+  const { actions } = responseStops(dlp);
+  return opts.policies || actions.has('redact') || (opts.enforce && actions.has('block')) ? STREAM_WINDOW : 0;
 }
 
 export class StreamScanner {
@@ -102,7 +105,7 @@ export class StreamScanner {
     private readonly recordChars = 0,
     private readonly holdBack = window,
   ) {
-    this.stopping = stoppingClasses(dlp);
+    this.stopping = responseStops(dlp).classes;
   }
 
   /** Adds one event's deltas; returns, for each, the absolute end offset within its key. */

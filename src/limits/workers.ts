@@ -86,12 +86,9 @@ function processChannel(): LimiterChannel {
   };
 }
 
-/** A check waiting for the primary, with what answering it locally needs. */
+/** A check waiting for the primary, and the batch it travelled in (set when the batch is sent). */
 interface Pending {
   resolve: (d: LimitDecision) => void;
-  rules: LimitRule[];
-  subject: LimitSubject;
-  now: number;
   batch: { timer: NodeJS.Timeout | null; left: number };
 }
 
@@ -109,7 +106,6 @@ export class WorkerLimiter implements Limiter {
   private readonly own = new MemoryLimiter();
   private readonly pending = new Map<number, Pending>();
   private outbox: Op[] = [];
-  private outboxChecks: Pending[] = [];
   private scheduled = false;
   private listening = false;
   private nextId = 0;
@@ -138,9 +134,8 @@ export class WorkerLimiter implements Limiter {
     if (applicable.length === 0) return { allowed: true, states: [] };
     const id = ++this.nextId;
     return new Promise((resolve) => {
-      this.outboxChecks.push({ resolve, rules: applicable, subject, now, batch: { timer: null, left: 0 } });
+      this.pending.set(id, { resolve, batch: { timer: null, left: 0 } });
       this.enqueue({ op: 'check', id, rules: applicable, subject, now });
-      this.pending.set(id, this.outboxChecks[this.outboxChecks.length - 1]!);
     });
   }
 
@@ -170,10 +165,10 @@ export class WorkerLimiter implements Limiter {
   private flush(): void {
     this.scheduled = false;
     const ops = this.outbox;
-    const checks = this.outboxChecks;
     this.outbox = [];
-    this.outboxChecks = [];
+    // Already sent (close() flushes early; the scheduled flush still runs).
     if (ops.length === 0) return;
+    const checks = ops.flatMap((op) => (op.op === 'check' ? [this.pending.get(op.id)!] : []));
     if (checks.length > 0) {
       const batch = { timer: null as NodeJS.Timeout | null, left: checks.length };
       for (const p of checks) p.batch = batch;
@@ -209,7 +204,7 @@ export class WorkerLimiter implements Limiter {
       const p = this.pending.get(op.id);
       if (!p) continue;
       this.settle(op.id, p);
-      p.resolve(this.own.checkNow(p.rules, p.subject, p.now));
+      p.resolve(this.own.checkNow(op.rules, op.subject, op.now));
     }
   }
 

@@ -309,7 +309,7 @@ export class ConfigSnapshot {
     // agent), and a reload under load waits for the event loop once, not once per table — the
     // fourteen round trips of a transaction made propagation a multiple of the loop's delay.
     const r = await this.db.query<TenantJson>(TENANT_SQL, [tenantId]);
-    const { ver, tenant: t, agents: agentRows, keys: keyRows, prices: priceRows } = r.rows[0]!;
+    const { ver, tenant: t, agents: agentRows, keys: keyRows, prices: priceRows, dlp, policies, limits } = r.rows[0]!;
     const version = ver?.version ?? 0;
     const old = this.tenants.get(tenantId);
     for (const h of old?.keyHashes ?? []) this.keys.delete(h);
@@ -331,9 +331,9 @@ export class ConfigSnapshot {
           id: t.id, name: t.name, defaultAction: t.default_action, enforcement: t.enforcement, storeBodies: t.store_bodies, settings: t.settings,
           prices: priceRows.length === 0 ? DEFAULT_PRICES
             : new PriceTable(Object.fromEntries(priceRows.map((p): [string, Price] => [p.model, { input: Number(p.input), output: Number(p.output) }]))),
-          dlp: this.compileTenantDlp(tenantId, dlpConfigFromJson(r.rows[0]!.dlp)),
-          policies: this.compileTenantPolicies(tenantId, policiesFromJson(r.rows[0]!.policies), t.default_action),
-          limits: limitsFromJson(tenantId, r.rows[0]!.limits),
+          dlp: this.compileTenantDlp(tenantId, dlpConfigFromJson(dlp)),
+          policies: this.compileTenantPolicies(tenantId, policiesFromJson(policies), t.default_action),
+          limits: limitsFromJson(tenantId, limits),
         },
         agents,
         keyHashes,
