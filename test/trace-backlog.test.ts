@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -54,5 +54,74 @@ describe('trace backlog', () => {
     writer.record(row(a.tenant.id, a.agent.id));
     expect(writer.queueDepth).toBe(1);
     await writer.close();
+  });
+});
+
+describe('trace rows written in batches', () => {
+  // The statements the writer ran: a COPY that failed would be hidden by the INSERT fallback.
+  const inserts: string[] = [];
+  const writer = (dir: string) => new TraceWriter({
+    ...t.db,
+    copyFrom: t.db.copyFrom?.bind(t.db),
+    query: (sql: string, params?: readonly unknown[]) => {
+      if (sql.includes('INSERT INTO renlayer.traces')) inserts.push(sql);
+      return t.db.query(sql, params);
+    },
+  } as typeof t.db, pino({ level: 'silent' }), { spoolDir: dir, maxJournalBytes: 64 * 1024 * 1024, flushIntervalMs: 60_000 });
+  const stored = async (ids: string[]) => (await t.db.query<{ j: Record<string, unknown> }>(
+    'SELECT to_jsonb(t) - \'id\' AS j FROM renlayer.traces t WHERE id = ANY($1) ORDER BY latency_ms', [ids])).rows.map((r) => r.j);
+
+  it('stores every awkward value exactly as the row said it (COPY on a server, INSERT on the embedded database)', async () => {
+    const a = await tenantWithAgent(t.db);
+    const awkward: TraceRow = {
+      ...row(a.tenant.id, a.agent.id),
+      end_user: 'tab\there, newline\nthere, return\r, backslash \\ and \\N, quote " and \'',
+      session_id: '\\.',
+      path: '/v1/x?q=a\tb',
+      request_body: '{"messages":[{"content":"line1\\nline2 \\"quoted\\" \\\\ é 😀 \\u0001"}]}',
+      response_body: '',
+      policy_ids: ['plain', 'with "quote"', 'back\\slash', 'comma,brace}{', 'NULL', ''],
+      dlp_findings: [{ class: 'secret', path: 'messages[0].content', note: 'a\\b\n"c"\t' }],
+      rate_limit: [{ ruleId: 'r', used: 3, nested: { tab: '\t' } }],
+      cost_usd: 1e-7,
+      overhead_ms: null,
+      ttfb_ms: 0.000123,
+      stream: true,
+    };
+    const plain = { ...row(a.tenant.id, a.agent.id), latency_ms: 2 };
+    const w = writer(mkdtempSync(join(tmpdir(), 'renlayer-copy-')));
+    inserts.length = 0;
+    w.record(awkward);
+    w.record(plain);
+    await w.flush();
+    // One COPY on a server; the embedded database refuses COPY and gets one INSERT of the batch.
+    expect(inserts).toHaveLength(t.kind === 'postgres' ? 0 : 1);
+    // The reference: the same rows read by PostgreSQL from their JSON, as the replay path does.
+    const expected = (await t.db.query<{ j: Record<string, unknown> }>(
+      'SELECT to_jsonb(jsonb_populate_record(NULL::renlayer.traces, r)) - \'id\' AS j FROM jsonb_array_elements($1::jsonb) r ORDER BY (r->>\'latency_ms\')::float8',
+      [JSON.stringify([awkward, plain])])).rows.map((r) => r.j);
+    const got = await stored([awkward.id, plain.id]);
+    expect(got).toHaveLength(2);
+    expect(got).toEqual(expected);
+    expect(got[0]!.end_user).toBe(awkward.end_user);
+    expect(got[0]!.policy_ids).toEqual(awkward.policy_ids);
+    await w.close();
+  });
+
+  it('writes the rest of a batch the database refuses, and keeps the row it refuses on its own', async () => {
+    const a = await tenantWithAgent(t.db);
+    const dir = mkdtempSync(join(tmpdir(), 'renlayer-copy-'));
+    const good = Array.from({ length: 5 }, (_, i) => ({ ...row(a.tenant.id, a.agent.id), latency_ms: i + 1 }));
+    // The same call recorded twice (its id repeated), and one row no table takes.
+    const again = { ...good[2]!, status: 'FLAGGED' as const };
+    const bad = { ...row(a.tenant.id, a.agent.id), status: 'NOT_A_STATUS' as TraceRow['status'] };
+    const w = writer(dir);
+    for (const r of [...good.slice(0, 3), again, bad, ...good.slice(3)]) w.record(r);
+    await w.flush();
+    const got = await stored([...good.map((r) => r.id), bad.id]);
+    expect(got.map((r) => r.latency_ms)).toEqual([1, 2, 3, 4, 5]);
+    expect(got[2]!.status).toBe('ALLOWED');
+    expect(readFileSync(join(dir, 'rejected.ndjson'), 'utf8')).toContain(bad.id);
+    await w.close();
   });
 });

@@ -26,6 +26,12 @@ export interface Database extends Queryable {
    * the caller decides whether and when to subscribe again.
    */
   listen(channel: string, onMessage: (payload: string) => void, onLost?: (err: Error) => void): Promise<() => Promise<void>>;
+  /**
+   * `COPY … FROM STDIN` with `data` in COPY's text format; the number of rows copied. Only a
+   * PostgreSQL server has it (PGlite takes INSERTs): callers check for it. All or nothing, as
+   * one statement: a row the server refuses refuses the whole call.
+   */
+  copyFrom?(sql: string, data: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgliteWireServer } from './pglite-wire.js';
 
@@ -41,6 +42,21 @@ describe('PgliteWireServer', () => {
     expect((await bCount).rows[0]!.n).toBe(0);
     await a.end();
     await b.end();
+  });
+
+  it('refuses COPY FROM STDIN as not supported (0A000) and keeps the session usable', async () => {
+    const client = new pg.Client(url);
+    await client.connect();
+    await client.query('CREATE TABLE copied (v text)');
+    const copy = client.query(copyFrom('COPY copied (v) FROM STDIN'));
+    const refused = await new Promise<Error & { code?: string }>((resolve, reject) => {
+      copy.on('error', resolve);
+      copy.on('finish', () => reject(new Error('COPY was accepted')));
+      copy.end('a\n');
+    });
+    expect(refused.code).toBe('0A000');
+    expect((await client.query<{ n: number }>('SELECT count(*)::int AS n FROM copied')).rows[0]!.n).toBe(0);
+    await client.end();
   });
 
   it('delivers a NOTIFY to the other clients that LISTEN on its channel, and to in-process subscribers', async () => {

@@ -31,6 +31,23 @@ function simpleQuery(sql: string): Uint8Array {
   return new Uint8Array(msg);
 }
 
+/** A simple query `COPY … FROM STDIN` alone in its batch. */
+function isCopyFromStdin(batch: Buffer): boolean {
+  if (batch[0] !== QUERY || batch.length !== 1 + batch.readInt32BE(1)) return false;
+  return /^\s*COPY\b[\s\S]*\bFROM\s+STDIN\b/i.test(batch.subarray(5, batch.length - 1).toString('utf8'));
+}
+
+/** ErrorResponse (SQLSTATE 0A000, feature_not_supported) and ReadyForQuery. */
+function notSupported(message: string, inTransaction: boolean): Buffer {
+  const fields = Buffer.from(`SERROR\0VERROR\0C0A000\0M${message}\0\0`);
+  const error = Buffer.alloc(5 + fields.length);
+  error[0] = 'E'.charCodeAt(0);
+  error.writeInt32BE(4 + fields.length, 1);
+  fields.copy(error, 5);
+  const ready = Buffer.from([0x5a, 0, 0, 0, 5, (inTransaction ? 'T' : 'I').charCodeAt(0)]);
+  return Buffer.concat([error, ready]);
+}
+
 class Client {
   private buffer: Buffer = Buffer.alloc(0);
   private pending: Buffer[] = [];
@@ -218,6 +235,12 @@ export class PgliteWireServer {
   }
 
   private async execute(client: Client, batch: Buffer): Promise<void> {
+    if (isCopyFromStdin(batch)) {
+      // PGlite cannot take COPY data over the wire: it loses the session. Refuse it the way a
+      // server refuses what it does not support, and leave the session as it was.
+      client.socket.write(notSupported('COPY FROM STDIN is not supported by the embedded database', this.db.isInTransaction()));
+      return;
+    }
     const out: Buffer[] = [];
     try {
       await this.db.execProtocolRawStream(new Uint8Array(batch), {

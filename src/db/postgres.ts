@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database.js';
+import { from as copyStream } from 'pg-copy-streams';
 
 // int8 as a JavaScript number (counters and sizes stay far below 2^53), like PGlite does, so
 // callers see the same types from both engines. numeric stays a string in both.
@@ -84,6 +85,20 @@ export function openPostgres(opts: PostgresOptions): Database {
       const { client, release } = await checkout(pool);
       try {
         return await fn(wrap(client));
+      } finally {
+        release();
+      }
+    },
+    async copyFrom(sql, data) {
+      const { client, release } = await checkout(pool);
+      try {
+        const copy = client.query(copyStream(sql));
+        await new Promise<void>((resolve, reject) => {
+          copy.on('finish', resolve);
+          copy.on('error', reject);
+          copy.end(data);
+        });
+        return copy.rowCount;
       } finally {
         release();
       }

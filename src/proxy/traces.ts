@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { RenLayerError } from '../core/errors.js';
 import { isConnectionError, type Database } from '../db/database.js';
 import { Journal, type Segment } from './journal.js';
+import { COPY_TRACES, copyLine } from './trace-copy.js';
 
 /** One row of renlayer.traces; every column present (jsonb_populate_recordset ignores defaults). */
 export interface TraceRow {
@@ -49,9 +50,9 @@ const INSERT = `INSERT INTO renlayer.traces
   SELECT * FROM jsonb_populate_recordset(NULL::renlayer.traces, $1::jsonb)
   ON CONFLICT DO NOTHING`;
 
-/** A row as its journal line: serialised once, for the journal and for the database batch. */
+/** A row waiting for the database, and the journal segment that holds it meanwhile. Rows are not changed once recorded. */
 interface Pending {
-  json: string;
+  row: TraceRow;
   segment: Segment;
 }
 
@@ -84,6 +85,8 @@ export class TraceWriter {
   /** Closed segments whose rows must come from disk (outage or an earlier process). */
   private readonly toReplay: Segment[] = [];
   private outage = false;
+  /** New rows go by COPY until the database says it has none. */
+  private copy = true;
   /** The queue overflowed: rows since then are on disk only, replayed when it drains. */
   private spilled = false;
   private timer: NodeJS.Timeout | null = null;
@@ -150,7 +153,7 @@ export class TraceWriter {
       this.log.warn({ queued: this.queue.length }, 'traces arrive faster than the database takes them; new rows wait in the journal');
       return;
     }
-    this.queue.push({ json, segment });
+    this.queue.push({ row, segment });
   }
 
   flush(): Promise<void> {
@@ -177,7 +180,7 @@ export class TraceWriter {
     }
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.batchRows);
-      if (!(await this.store(batch.map((p) => p.json)))) return;
+      if (!(await this.storeNew(batch.map((p) => p.row)))) return;
       this.queue.splice(0, batch.length);
       this.written += batch.length;
       for (const p of batch) this.settle(p.segment, 1);
@@ -199,7 +202,8 @@ export class TraceWriter {
       const seg = this.toReplay[0]!;
       const rows = Journal.readLines(seg);
       for (let i = 0; i < rows.length; i += this.batchRows) {
-        if (!(await this.store(rows.slice(i, i + this.batchRows)))) return;
+        const lines = rows.slice(i, i + this.batchRows);
+        if (!(await this.store(() => this.insert(lines), () => lines))) return;
       }
       this.replayed += rows.length;
       this.toReplay.shift();
@@ -208,16 +212,38 @@ export class TraceWriter {
     }
   }
 
-  /** Inserts rows; false when the database is unreachable (the writer is then in outage mode). */
-  private async store(rows: string[]): Promise<boolean> {
+  /**
+   * Rows from memory, written for the first time: COPY where the database has it. A COPY is all
+   * or nothing and has no ON CONFLICT, so any retry of these rows (one by one after a refusal,
+   * from the journal after an outage) goes through the INSERT, which skips rows already there.
+   */
+  private storeNew(rows: TraceRow[]): Promise<boolean> {
+    const json = () => rows.map((r) => JSON.stringify(r));
+    const copyFrom = this.copy ? this.db.copyFrom : undefined;
+    if (!copyFrom) return this.store(() => this.insert(json()), json);
+    return this.store(async () => {
+      try {
+        await copyFrom.call(this.db, COPY_TRACES, rows.map(copyLine).join(''));
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== '0A000') throw err;
+        // feature_not_supported: a PostgreSQL-compatible database without COPY (the embedded one, served over its socket).
+        this.copy = false;
+        this.log.info('the database does not take COPY; trace rows are inserted');
+        await this.insert(json());
+      }
+    }, json);
+  }
+
+  /** Writes rows; false when the database is unreachable (the writer is then in outage mode). */
+  private async store(write: () => Promise<unknown>, lines: () => string[]): Promise<boolean> {
     try {
-      await this.insert(rows);
+      await write();
       return true;
     } catch (err) {
       let failure = err;
       if (!isConnectionError(err)) {
         try {
-          await this.insertOneByOne(rows);
+          await this.insertOneByOne(lines());
           return true;
         } catch (again) {
           failure = again;
