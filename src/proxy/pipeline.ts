@@ -88,6 +88,7 @@ interface Call {
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const EMPTY = Buffer.alloc(0);
+const JOURNALLED = Promise.resolve();
 /** Largest JSON answer held whole (for usage and response scanning); larger ones stream through. */
 const RESPONSE_BUFFER_MAX = 32 * 1024 * 1024;
 
@@ -152,7 +153,7 @@ export class Pipeline {
       this.judgeRequest(call);
       await this.forward(call);
     } catch (err) {
-      this.fail(call, err);
+      await this.fail(call, err);
     }
   }
 
@@ -389,14 +390,12 @@ export class Pipeline {
       if (r.refusal) return this.finish(call, 'DENIED', 'policy_denied');
       if (r.dlpBlocked) return this.finish(call, 'DLP_BLOCKED', 'dlp_blocked_response');
       this.judgeResponseFindings(call, r.findings);
-      if (r.outcome === 'client_closed') {
-        this.finish(call, call.status, 'client_closed');
-      } else if (r.outcome === 'upstream_error') {
+      if (r.outcome === 'client_closed') return this.finish(call, call.status, 'client_closed');
+      if (r.outcome === 'upstream_error') {
         this.log(call).warn({ err: r.error?.message }, 'upstream broke off mid-response');
-        this.finish(call, call.status, 'upstream_error');
-      } else {
-        this.finish(call, call.status, call.httpStatus >= 500 ? 'upstream_error' : call.reason);
+        return this.finish(call, call.status, 'upstream_error');
       }
+      return this.finish(call, call.status, call.httpStatus >= 500 ? 'upstream_error' : call.reason);
     });
   }
 
@@ -442,10 +441,10 @@ export class Pipeline {
   private clientClosed(call: Call): void {
     call.upstreamMs = call.upstreamStart ? performance.now() - call.upstreamStart : null;
     if (!call.httpStatus) call.httpStatus = 499;
-    this.finish(call, call.status, 'client_closed');
+    void this.finish(call, call.status, 'client_closed');
   }
 
-  private fail(call: Call, err: unknown): void {
+  private async fail(call: Call, err: unknown): Promise<void> {
     const e = isRenLayerError(err) ? err : null;
     if (!e) this.log(call).error({ err }, 'unexpected error in the proxy pipeline');
     const code = e?.code ?? 'internal_error';
@@ -458,8 +457,8 @@ export class Pipeline {
     if (call.tenant && code !== 'trace_backlog_full') {
       const governance = code === 'invalid_request' || code === 'invalid_header' || code === 'payload_too_large'
         || code === 'rate_limit_exceeded' || code === 'policy_denied' || code === 'agent_disabled';
-      if (code === 'dlp_blocked') this.finish(call, 'DLP_BLOCKED', 'dlp_blocked_request');
-      else this.finish(call, governance ? 'DENIED' : call.status, code);
+      if (code === 'dlp_blocked') await this.finish(call, 'DLP_BLOCKED', 'dlp_blocked_request');
+      else await this.finish(call, governance ? 'DENIED' : call.status, code);
     }
     if (call.res.headersSent) {
       call.res.destroy();
@@ -473,9 +472,9 @@ export class Pipeline {
     call.res.end(body);
   }
 
-  /** Journals the trace; runs before the response is completed (see TraceWriter.record). */
-  private finish(call: Call, status: Status, reason: string | null): void {
-    if (!call.tenant) return;
+  /** Journals the trace; the response is completed once the promise settles (see TraceWriter.record). */
+  private finish(call: Call, status: Status, reason: string | null): Promise<void> {
+    if (!call.tenant) return JOURNALLED;
     call.status = status;
     call.reason = reason;
     const latency = performance.now() - call.started;
@@ -516,11 +515,7 @@ export class Pipeline {
       stream: call.stream,
       proxy_instance_id: this.deps.instanceId,
     };
-    try {
-      this.deps.traces.record(row);
-    } catch (err) {
-      this.log(call).error({ err: (err as Error).message }, 'could not journal the trace');
-    }
+    const journalled = this.deps.traces.record(row);
     // Token and cost budgets are charged with the real usage once it is known (SPEC §7).
     if (call.usage && call.limitRules.some((r) => r.dimension !== 'requests')) {
       void this.deps.limiter.charge(call.limitRules, this.limitSubject(call),
@@ -531,6 +526,7 @@ export class Pipeline {
     if (row.overhead_ms !== null) m.overhead.observe(row.overhead_ms / 1000);
     if (row.upstream_ms !== null) m.upstream.observe(row.upstream_ms / 1000);
     if (reason === 'rate_limit_exceeded') m.rateLimited.inc();
+    return journalled;
   }
 
   private readonly warnedNoKey = new Set<string>();

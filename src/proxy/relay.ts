@@ -16,9 +16,12 @@ import type { RenLayerError } from '../core/errors.js';
  *   unchanged events forwarded as their original bytes, never waiting for the end of the stream;
  * - JSON: read whole (bounded) so usage can be read and the body scanned before the agent gets it;
  * - anything else, or JSON too large to hold: piped through.
- * `beforeEnd` runs before the agent's response is completed, so the trace is journalled first.
+ * `beforeEnd` runs, and its promise settles, before the agent's response is completed, so the
+ * trace is journalled first.
  */
 export type RelayOutcome = 'complete' | 'upstream_error' | 'client_closed';
+
+export type BeforeEnd = (r: RelayResult) => Promise<void>;
 
 export interface RelayResult {
   outcome: RelayOutcome;
@@ -92,7 +95,7 @@ function addUsage(into: Usage | null, part: Partial<Usage> | undefined): Usage |
 export async function relayResponse(
   ctx: RelayContext,
   upstream: Dispatcher.ResponseData,
-  beforeEnd: (r: RelayResult) => void,
+  beforeEnd: BeforeEnd,
 ): Promise<RelayResult> {
   const type = String(upstream.headers['content-type'] ?? '');
   if (type.includes('text/event-stream')) return relaySse(ctx, upstream, beforeEnd);
@@ -105,7 +108,7 @@ async function relayRaw(
   upstream: Dispatcher.ResponseData,
   already: Buffer[],
   alreadyBytes: number,
-  beforeEnd: (r: RelayResult) => void,
+  beforeEnd: BeforeEnd,
   headersSent = false,
 ): Promise<RelayResult> {
   const { res } = ctx;
@@ -123,14 +126,14 @@ async function relayRaw(
     result.error = err as Error;
   }
   if (ctx.clientGone()) result.outcome = 'client_closed';
-  beforeEnd(result);
+  await beforeEnd(result);
   // A body cut short must look cut short: no clean end the agent could mistake for success.
   if (result.outcome === 'complete') res.end();
   else res.destroy();
   return result;
 }
 
-async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, beforeEnd: (r: RelayResult) => void): Promise<RelayResult> {
+async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, beforeEnd: BeforeEnd): Promise<RelayResult> {
   const chunks: Buffer[] = [];
   let size = 0;
   const iterator = (upstream.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -151,7 +154,7 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
     // Nothing reached the agent yet: the failure can be answered properly.
     const answer502 = !ctx.res.headersSent && outcome === 'upstream_error';
     const result: RelayResult = { outcome, bytes: size, usage: null, stream: false, findings: [], dlpBlocked: false, error: err as Error, ...(answer502 ? { status: 502 } : {}) };
-    beforeEnd(result);
+    await beforeEnd(result);
     if (answer502) {
       ctx.res.writeHead(502, { 'content-type': 'application/json' });
       ctx.res.end(JSON.stringify(errorBody(ctx.dialect,
@@ -186,7 +189,7 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
       result.dlpBlocked = blocked;
       if (refusal) result.refusal = refusal;
       result.status = answer.status;
-      beforeEnd(result);
+      await beforeEnd(result);
       if (result.outcome === 'client_closed') return result;
       const text = JSON.stringify(errorBody(ctx.dialect, { code: answer.code, status: answer.status, traceId: ctx.traceId, message: answer.message, extra: answer.details }, ctx.rpcId));
       ctx.res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -199,7 +202,7 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
     const findings = scan(ctx.responseDlp.dlp, responseTexts(ctx.api, parsed), 'response', ctx.responseDlp.agentId);
     result.storedBody = redactedJsonBody(parsed, original, findings, ctx.bodies.maxBytes);
   }
-  beforeEnd(result);
+  await beforeEnd(result);
   if (result.outcome === 'client_closed') return result;
   headers['content-length'] = String(body.length);
   ctx.res.writeHead(upstream.statusCode, headers);
@@ -246,7 +249,7 @@ function redactEvent(scanner: StreamScanner, h: HeldEvent): Uint8Array {
   return serializeEvent({ event: h.ev.event, data: JSON.stringify(json), id: h.ev.id });
 }
 
-async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, beforeEnd: (r: RelayResult) => void): Promise<RelayResult> {
+async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, beforeEnd: BeforeEnd): Promise<RelayResult> {
   const { res } = ctx;
   const result: RelayResult = { outcome: 'complete', bytes: 0, usage: null, stream: true, findings: [], dlpBlocked: false };
   // The body may be rewritten (usage chunk removed), so its length is the transfer's business.
@@ -343,7 +346,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   settle();
   if (ctx.clientGone()) {
     result.outcome = 'client_closed';
-    beforeEnd(result);
+    await beforeEnd(result);
     return result;
   }
   if (blocked()) {
@@ -355,14 +358,14 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       : refusal!;
     if (!result.dlpBlocked) result.refusal = stop;
     upstream.body.destroy();
-    beforeEnd(result);
+    await beforeEnd(result);
     res.end(streamErrorEvent(ctx.api, { code: stop.code, status: stop.status, traceId: ctx.traceId, message: stop.message, extra: stop.details }));
     return result;
   }
   if (result.outcome === 'upstream_error') {
     // What was held back is released first: it passed the scan; then the failure.
     await release(true);
-    beforeEnd(result);
+    await beforeEnd(result);
     await release(true, true);
     // The agent must see a failure in its own dialect, never a clean-looking end.
     res.end(streamErrorEvent(ctx.api, {
@@ -371,7 +374,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     }));
     return result;
   }
-  beforeEnd(result);
+  await beforeEnd(result);
   await release(true, true);
   res.end();
   return result;

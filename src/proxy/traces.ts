@@ -50,9 +50,13 @@ const INSERT = `INSERT INTO renlayer.traces
   SELECT * FROM jsonb_populate_recordset(NULL::renlayer.traces, $1::jsonb)
   ON CONFLICT DO NOTHING`;
 
-/** A row waiting for the database, and the journal segment that holds it meanwhile. Rows are not changed once recorded. */
+/**
+ * A row waiting for the database, as the line it is written with (COPY text, or JSON where the
+ * database has no COPY), and the journal segment that holds it meanwhile. A string, not the row:
+ * rows kept for a flush interval outlived the young generation and doubled the time in GC.
+ */
 interface Pending {
-  row: TraceRow;
+  line: string;
   segment: Segment;
 }
 
@@ -71,7 +75,7 @@ export interface TraceWriterOptions {
 }
 
 /**
- * Writes traces off the request path. record() journals the row synchronously and queues it;
+ * Writes traces off the request path. record() journals the row (at the end of the turn) and queues it;
  * a timer inserts queued rows in batches. While PostgreSQL is unreachable the writer stops
  * inserting from memory and lets the journal hold everything; when the database answers again
  * it replays the closed segments (ON CONFLICT DO NOTHING on the primary key, so a row already
@@ -85,8 +89,8 @@ export class TraceWriter {
   /** Closed segments whose rows must come from disk (outage or an earlier process). */
   private readonly toReplay: Segment[] = [];
   private outage = false;
-  /** New rows go by COPY until the database says it has none. */
-  private copy = true;
+  /** New rows go by COPY where the database has it, until it says it has not. */
+  private copy: boolean;
   /** The queue overflowed: rows since then are on disk only, replayed when it drains. */
   private spilled = false;
   private timer: NodeJS.Timeout | null = null;
@@ -105,11 +109,14 @@ export class TraceWriter {
     private readonly log: Logger,
     private readonly opts: TraceWriterOptions,
   ) {
-    this.journal = new Journal(opts.spoolDir, opts.maxJournalBytes);
+    this.journal = new Journal(opts.spoolDir, opts.maxJournalBytes, undefined, (err, lines) => {
+      this.log.error({ err: err.message, lines }, 'could not write trace rows to the journal; they are kept only until the database takes them');
+    });
     this.flushIntervalMs = opts.flushIntervalMs ?? 100;
     this.batchRows = opts.batchRows ?? 500;
     this.retryIntervalMs = opts.retryIntervalMs ?? 1_000;
     this.maxQueueRows = opts.maxQueueRows ?? 20_000;
+    this.copy = db.copyFrom !== undefined;
     // Written rows still count against the bound until their segment is rotated away, so the
     // segment must be rotated well before the bound, however small it is configured.
     this.rotateBytes = Math.min(1024 * 1024, Math.floor(opts.maxJournalBytes / 4));
@@ -142,18 +149,23 @@ export class TraceWriter {
     }
   }
 
-  /** Durable on return (page cache): call it before completing the response. */
-  record(row: TraceRow): void {
+  /**
+   * Journals the row and queues it for the database. Durable (in the page cache) once the
+   * promise settles, at the end of this turn of the event loop: wait for it before completing
+   * the response. The promise never rejects; a write the disk refuses is logged.
+   */
+  record(row: TraceRow): Promise<void> {
     const json = JSON.stringify(row);
     const segment = this.journal.append(json);
     this.unwritten.set(segment, (this.unwritten.get(segment) ?? 0) + 1);
-    if (this.outage || this.spilled) return;
+    if (this.outage || this.spilled) return this.journal.written();
     if (this.queue.length >= this.maxQueueRows) {
       this.spilled = true;
       this.log.warn({ queued: this.queue.length }, 'traces arrive faster than the database takes them; new rows wait in the journal');
-      return;
+      return this.journal.written();
     }
-    this.queue.push({ row, segment });
+    this.queue.push({ line: this.copy ? copyLine(row) : json, segment });
+    return this.journal.written();
   }
 
   flush(): Promise<void> {
@@ -180,7 +192,11 @@ export class TraceWriter {
     }
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.batchRows);
-      if (!(await this.storeNew(batch.map((p) => p.row)))) return;
+      const lines = batch.map((p) => p.line);
+      const written = this.copy ? await this.copyNew(lines) : await this.store(lines);
+      if (this.outage) return;
+      // Refused: the queue was dropped and the journal is replayed instead (below).
+      if (!written) continue;
       this.queue.splice(0, batch.length);
       this.written += batch.length;
       for (const p of batch) this.settle(p.segment, 1);
@@ -202,8 +218,7 @@ export class TraceWriter {
       const seg = this.toReplay[0]!;
       const rows = Journal.readLines(seg);
       for (let i = 0; i < rows.length; i += this.batchRows) {
-        const lines = rows.slice(i, i + this.batchRows);
-        if (!(await this.store(() => this.insert(lines), () => lines))) return;
+        if (!(await this.store(rows.slice(i, i + this.batchRows)))) return;
       }
       this.replayed += rows.length;
       this.toReplay.shift();
@@ -213,37 +228,42 @@ export class TraceWriter {
   }
 
   /**
-   * Rows from memory, written for the first time: COPY where the database has it. A COPY is all
-   * or nothing and has no ON CONFLICT, so any retry of these rows (one by one after a refusal,
-   * from the journal after an outage) goes through the INSERT, which skips rows already there.
+   * Rows from memory, written for the first time, by COPY. A COPY has no ON CONFLICT and is all
+   * or nothing: when one fails, the journal (which holds every queued row) is replayed instead,
+   * by the INSERT that skips rows already there and sets aside a row the database refuses.
    */
-  private storeNew(rows: TraceRow[]): Promise<boolean> {
-    const json = () => rows.map((r) => JSON.stringify(r));
-    const copyFrom = this.copy ? this.db.copyFrom : undefined;
-    if (!copyFrom) return this.store(() => this.insert(json()), json);
-    return this.store(async () => {
-      try {
-        await copyFrom.call(this.db, COPY_TRACES, rows.map(copyLine).join(''));
-      } catch (err) {
-        if ((err as { code?: unknown }).code !== '0A000') throw err;
-        // feature_not_supported: a PostgreSQL-compatible database without COPY (the embedded one, served over its socket).
+  private async copyNew(lines: string[]): Promise<boolean> {
+    try {
+      await this.db.copyFrom!(COPY_TRACES, lines.join(''));
+      return true;
+    } catch (err) {
+      if (isConnectionError(err)) {
+        this.enterOutage(err);
+        return false;
+      }
+      if ((err as { code?: unknown }).code === '0A000') {
+        // feature_not_supported: a PostgreSQL-compatible database without COPY (the embedded one, over its socket).
         this.copy = false;
         this.log.info('the database does not take COPY; trace rows are inserted');
-        await this.insert(json());
+      } else {
+        this.log.warn({ err: (err as Error).message }, 'the database refused a COPY of trace rows; writing them from the journal');
       }
-    }, json);
+      this.queue = [];
+      this.replayFromDisk();
+      return false;
+    }
   }
 
-  /** Writes rows; false when the database is unreachable (the writer is then in outage mode). */
-  private async store(write: () => Promise<unknown>, lines: () => string[]): Promise<boolean> {
+  /** Inserts JSON rows; false when the database is unreachable (the writer is then in outage mode). */
+  private async store(rows: string[]): Promise<boolean> {
     try {
-      await write();
+      await this.insert(rows);
       return true;
     } catch (err) {
       let failure = err;
       if (!isConnectionError(err)) {
         try {
-          await this.insertOneByOne(lines());
+          await this.insertOneByOne(rows);
           return true;
         } catch (again) {
           failure = again;

@@ -1,0 +1,34 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Journal } from './journal.js';
+
+const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean);
+
+describe('trace journal', () => {
+  it('writes the lines of one turn together, before written() settles', async () => {
+    const journal = new Journal(mkdtempSync(join(tmpdir(), 'renlayer-journal-')), 1024 * 1024);
+    const segment = journal.append('{"n":1}');
+    journal.append('{"n":2}');
+    const written = journal.written();
+    // Nothing on disk until the end of the turn: one write for the whole turn.
+    expect(lines(segment.path)).toEqual([]);
+    await written;
+    expect(lines(segment.path)).toEqual(['{"n":1}', '{"n":2}']);
+    expect(journal.bytes).toBe(16);
+    journal.close();
+  });
+
+  it('writes pending lines into a segment before closing it, so a replay finds them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'renlayer-journal-'));
+    const journal = new Journal(dir, 1024 * 1024);
+    const first = journal.append('{"n":1}');
+    expect(journal.rotate()).toBe(first);
+    expect(Journal.readLines(first)).toEqual(['{"n":1}']);
+    const second = journal.append('{"n":2}');
+    journal.close();
+    expect(Journal.readLines(second)).toEqual(['{"n":2}']);
+    expect(readdirSync(dir)).toHaveLength(2);
+  });
+});
