@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTraceId } from '../src/core/ids.js';
+import { copyLine } from '../src/proxy/trace-copy.js';
 import { TraceWriter, type TraceRow } from '../src/proxy/traces.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { tenantWithAgent } from './helpers/fixtures.js';
@@ -122,6 +123,24 @@ describe('trace rows written in batches', () => {
     expect(got.map((r) => r.latency_ms)).toEqual([1, 2, 3, 4, 5]);
     expect(got[2]!.status).toBe('ALLOWED');
     expect(readFileSync(join(dir, 'rejected.ndjson'), 'utf8')).toContain(bad.id);
+    await w.close();
+  });
+});
+
+describe('trace journal replay', () => {
+  it('replays the journal a dead process left, in today\u2019s COPY lines or an earlier version\u2019s JSON lines, leaving out a line cut short', async () => {
+    const a = await tenantWithAgent(t.db);
+    const dir = mkdtempSync(join(tmpdir(), 'renlayer-replay-'));
+    const [copied, json, torn] = [row(a.tenant.id, a.agent.id), row(a.tenant.id, a.agent.id), row(a.tenant.id, a.agent.id)];
+    // pid 2^22 + 1 is above Linux's pid_max: no process owns these files.
+    writeFileSync(join(dir, 'traces-4194305-000000000000001000001.journal'), copyLine(copied) + copyLine(torn).slice(0, 50));
+    writeFileSync(join(dir, 'traces-4194305-000000000000001000002.journal'), JSON.stringify(json) + '\n');
+    const w = new TraceWriter(t.db, pino({ level: 'silent' }), { spoolDir: dir, maxJournalBytes: 64 * 1024 * 1024, flushIntervalMs: 60_000 });
+    w.start();
+    await w.flush();
+    const stored = await t.db.query<{ id: string }>('SELECT id FROM renlayer.traces WHERE id = ANY($1)', [[copied.id, json.id, torn.id]]);
+    expect(stored.rows.map((r) => r.id).sort()).toEqual([copied.id, json.id].sort());
+    expect(w.replayed).toBe(2);
     await w.close();
   });
 });

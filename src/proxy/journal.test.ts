@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,5 +30,11 @@ describe('trace journal', () => {
     journal.close();
     expect(Journal.readLines(second)).toEqual(['{"n":2}']);
     expect(readdirSync(dir)).toHaveLength(2);
+  });
+
+  it('leaves out a last line without its newline: a write cut short by a crash', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'renlayer-journal-')), 'traces-1-1.journal');
+    writeFileSync(path, 'one\ntwo\nthr');
+    expect(Journal.readLines({ path, bytes: 11 })).toEqual(['one', 'two']);
   });
 });

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { isAlive } from '../core/process.js';
 
 /**
- * The trace journal: append-only segment files in the spool directory. Every trace is written
- * here (into the page cache) before its response is completed, so a crash of the process after
- * the response loses nothing; fsync runs in batches for power loss. The lines appended during
- * one turn of the event loop go out in one write at the end of it (`written()` says when): one
- * system call per line was a tenth of the proxy's CPU under load. Segments
- * are deleted once every row in them is in PostgreSQL. One writer per process: file names carry
- * the pid, so the workers of a node share the directory without sharing files.
+ * The trace journal: append-only segment files in the spool directory, one line per trace (its
+ * COPY text: see trace-copy.ts). Every trace is written here (into the page cache) before its
+ * response is completed, so a crash of the process after the response loses nothing; fsync runs
+ * in batches for power loss. The lines appended during one turn of the event loop go out in one
+ * write at its end (`written()` says when) rather than one system call each. Segments are deleted
+ * once every row in them is in PostgreSQL. One writer per process: file names carry the pid, so
+ * the workers of a node share the directory without sharing files.
  */
 export interface Segment {
   path: string;
@@ -175,20 +175,14 @@ export class Journal {
     return claimed;
   }
 
-  /** The segment's rows as their JSON lines; a torn last line (a crash mid-write) is left out. */
+  /**
+   * The segment's lines. A last line without its newline is torn (a crash mid-write; its response
+   * was never completed) and left out; the reader checks each line it gets for the same reason.
+   */
   static readLines(seg: Segment): string[] {
-    const text = readFileSync(seg.path, 'utf8');
-    const lines: string[] = [];
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      try {
-        JSON.parse(line);
-        lines.push(line);
-      } catch {
-        // A torn last line from a crash mid-write: its response was never completed either.
-      }
-    }
-    return lines;
+    const lines = readFileSync(seg.path, 'utf8').split('\n');
+    lines.pop();
+    return lines.filter((l) => l !== '');
   }
 
 

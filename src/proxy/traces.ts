@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { RenLayerError } from '../core/errors.js';
 import { isConnectionError, type Database } from '../db/database.js';
 import { Journal, type Segment } from './journal.js';
-import { COPY_TRACES, copyLine } from './trace-copy.js';
+import { COPY_TRACES, copyLine, rowFromCopyLine } from './trace-copy.js';
 
 /** One row of renlayer.traces; every column present (jsonb_populate_recordset ignores defaults). */
 export interface TraceRow {
@@ -155,8 +155,8 @@ export class TraceWriter {
    * the response. The promise never rejects; a write the disk refuses is logged.
    */
   record(row: TraceRow): Promise<void> {
-    const json = JSON.stringify(row);
-    const segment = this.journal.append(json);
+    const line = copyLine(row);
+    const segment = this.journal.append(line);
     this.unwritten.set(segment, (this.unwritten.get(segment) ?? 0) + 1);
     if (this.outage || this.spilled) return this.journal.written();
     if (this.queue.length >= this.maxQueueRows) {
@@ -164,7 +164,7 @@ export class TraceWriter {
       this.log.warn({ queued: this.queue.length }, 'traces arrive faster than the database takes them; new rows wait in the journal');
       return this.journal.written();
     }
-    this.queue.push({ line: this.copy ? copyLine(row) : json, segment });
+    this.queue.push({ line: this.copy ? line : JSON.stringify(row), segment });
     return this.journal.written();
   }
 
@@ -216,7 +216,7 @@ export class TraceWriter {
   private async replay(): Promise<void> {
     while (this.toReplay.length > 0) {
       const seg = this.toReplay[0]!;
-      const rows = Journal.readLines(seg);
+      const rows = this.replayLines(seg);
       for (let i = 0; i < rows.length; i += this.batchRows) {
         if (!(await this.store(rows.slice(i, i + this.batchRows)))) return;
       }
@@ -225,6 +225,29 @@ export class TraceWriter {
       this.unwritten.delete(seg);
       this.journal.remove(seg);
     }
+  }
+
+  /**
+   * A segment's rows as JSON for the INSERT. Its lines are COPY text; journals written before
+   * that hold JSON lines, replayed as they are. A line that is neither was cut short by a crash
+   * mid-write (its call was never answered) and is left out.
+   */
+  private replayLines(seg: Segment): string[] {
+    const rows: string[] = [];
+    for (const line of Journal.readLines(seg)) {
+      if (line.startsWith('{')) {
+        try {
+          JSON.parse(line);
+          rows.push(line);
+        } catch {
+          // cut short
+        }
+        continue;
+      }
+      const row = rowFromCopyLine(line);
+      if (row) rows.push(JSON.stringify(row));
+    }
+    return rows;
   }
 
   /**

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { copyLine, rowFromCopyLine, TRACE_COLUMNS } from './trace-copy.js';
+import type { TraceRow } from './traces.js';
+
+const row: TraceRow = {
+  id: 'tr_1', tenant_id: 't', agent_id: null, key_id: 'k', end_user: 'tab\there\nnewline \\ back \\N "q"', session_id: '\\.',
+  action_type: 'chat_completion', provider: 'openai', upstream_url: 'http://u', model: null, method: 'POST', path: '/v1/x',
+  status: 'FLAGGED', reason: 'r\r', http_status: 200, started_at: '2026-11-28T10:00:00.000Z', ended_at: '2026-11-28T10:00:00.010Z',
+  latency_ms: 10.25, overhead_ms: 1e-7, upstream_ms: null, ttfb_ms: 3, tokens_in: 5, tokens_out: 0, cost_usd: 0.00012,
+  policy_ids: ['a', 'with "quote"', 'back\\slash', 'comma,brace}{', 'NULL', ''], winning_policy_id: 'a',
+  dlp_findings: [{ class: 'secret', note: 'a\\b\n"c"\t' }], rate_limit: { used: 3 }, request_bytes: 12, response_bytes: null,
+  request_body: '{"content":"line\\nnext é 😀"}', response_body: '', request_body_enc: null, response_body_enc: null,
+  stream: true, proxy_instance_id: 'px',
+};
+
+describe('trace rows as COPY lines', () => {
+  it('writes one line per row, with a field for every column', () => {
+    const line = copyLine(row);
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.slice(0, -1)).not.toMatch(/[\n\r]/);
+    expect(line.slice(0, -1).split('\t')).toHaveLength(TRACE_COLUMNS.length);
+  });
+
+  it('reads a line back into the same row, for replay', () => {
+    expect(rowFromCopyLine(copyLine(row).slice(0, -1))).toEqual(row);
+    expect(rowFromCopyLine(copyLine({ ...row, policy_ids: [], rate_limit: null, stream: false }).slice(0, -1)))
+      .toMatchObject({ policy_ids: [], rate_limit: null, stream: false });
+  });
+
+  it('refuses a line cut short', () => {
+    const line = copyLine(row).slice(0, -1);
+    expect(rowFromCopyLine(line.slice(0, line.length - 40))).toBeNull();
+    expect(rowFromCopyLine(line.slice(0, line.indexOf('[{') + 5))).toBeNull();
+  });
+});
