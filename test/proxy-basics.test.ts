@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockServer } from '../src/mock/server.js';
 import { revokeKey } from '../src/store/keys.js';
@@ -139,6 +140,38 @@ describe('forwarding and traces', () => {
     const { res, json } = await post('/v1/chat/completions', a.key, big);
     expect(res.status).toBe(413);
     expect(json?.error?.code).toBe('payload_too_large');
+  });
+
+  it('answers 413 to a chunked body that outgrows the limit, and closes the connection', async () => {
+    const a = await tenantWithAgent(t.db, { upstream: mock.url });
+    const answer = await new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+      const req = request(proxy.url + '/v1/chat/completions', {
+        method: 'POST', headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
+      });
+      req.on('error', reject);
+      // Sent in pieces with no length declared: only reading can find it too large.
+      const piece = 'x'.repeat(8 * 1024);
+      const send = (left: number) => (left === 0 ? req.end() : req.write(piece, () => setImmediate(() => send(left - 1))));
+      send(10);
+    });
+    expect(answer.status).toBe(413);
+    expect(answer.connection).toBe('close');
+    expect(JSON.parse(answer.body).error.code).toBe('payload_too_large');
+  });
+
+  it('traces a call whose agent leaves before sending the whole body as client_closed (499)', async () => {
+    const a = await tenantWithAgent(t.db, { upstream: mock.url });
+    const req = request(proxy.url + '/v1/chat/completions', {
+      method: 'POST', headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'content-length': '1000' },
+    });
+    req.on('error', () => {});
+    req.write('{"model":', () => setTimeout(() => req.destroy(), 100));
+    const row = await eventually(async () => (await t.db.query<Record<string, any>>('SELECT * FROM renlayer.traces WHERE agent_id = $1', [a.agent.id])).rows[0]);
+    expect(row).toMatchObject({ reason: 'client_closed', http_status: 499 });
+    expect(proxy.stderr()).not.toContain('unexpected error in the proxy pipeline');
   });
 
   it('answers 400 invalid_request for unparseable JSON', async () => {

@@ -20,6 +20,7 @@ import type { ProxyMetrics } from './metrics.js';
 import type { AgentEntry, ConfigSnapshot, KeyEntry, TenantEntry, UpstreamTarget } from './snapshot.js';
 import type { TraceRow, TraceWriter } from './traces.js';
 import { bodyPolicy, redactedJsonBody, sealedBody, type BodyPolicy } from './bodies.js';
+import { joined, readBounded } from './read-bounded.js';
 import { relayResponse } from './relay.js';
 import { upstreamTarget, type Upstreams } from './upstream.js';
 
@@ -145,7 +146,7 @@ export class Pipeline {
       this.authenticate(call) || (await this.authenticateFromDatabase(call));
       this.readAttribution(call);
       this.deps.traces.assertCapacity();
-      await this.readBody(call);
+      if (!(await this.readBody(call))) return this.clientClosed(call);
       this.classify(call);
       await this.checkLimits(call);
       this.scanRequest(call);
@@ -194,21 +195,25 @@ export class Pipeline {
     call.session = attributionHeader(call.req.headers, 'x-renlayer-session');
   }
 
-  /** Bounded: a declared length over the limit is refused before a byte is read. */
-  private async readBody(call: Call): Promise<void> {
+  /**
+   * Bounded: a declared length over the limit is refused before a byte is read. False when the
+   * agent went away before sending the whole body.
+   */
+  private async readBody(call: Call): Promise<boolean> {
     const max = this.deps.maxBodyBytes;
     const declared = Number(call.req.headers['content-length'] ?? 0);
     const tooLarge = () => new RenLayerError('payload_too_large', `the request body is larger than ${max} bytes (RENLAYER_MAX_BODY_BYTES)`);
     if (declared > max) throw tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of call.req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) throw tooLarge();
-      chunks.push(chunk);
+    const read = await readBounded(call.req, max);
+    if (read.error) return false;
+    if (!read.ended) {
+      // The rest is not read: the connection closes once the answer is out.
+      call.res.shouldKeepAlive = false;
+      throw tooLarge();
     }
-    call.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    call.body = joined(read);
     call.received = call.body;
+    return true;
   }
 
   private classify(call: Call): void {

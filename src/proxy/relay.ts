@@ -7,6 +7,7 @@ import { updateAtPath } from '../dlp/redact.js';
 import { STREAM_WINDOW, StreamScanner, responseHoldBack } from '../dlp/stream.js';
 import { redactedJsonBody, streamedBody, type BodyPolicy } from './bodies.js';
 import { agentResponseHeaders } from './http-headers.js';
+import { joined, readBounded } from './read-bounded.js';
 import { dlpRefusal } from './verdict.js';
 import type { RenLayerError } from '../core/errors.js';
 
@@ -134,26 +135,15 @@ async function relayRaw(
 }
 
 async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, beforeEnd: BeforeEnd): Promise<RelayResult> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const iterator = (upstream.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      const { value, done } = await iterator.next();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-      if (size > ctx.maxBuffer) {
-        // Too large to hold: forward what we have and pipe the rest.
-        return relayRaw(ctx, { ...upstream, body: { [Symbol.asyncIterator]: () => iterator } as unknown as Dispatcher.ResponseData['body'] }, chunks, size, beforeEnd);
-      }
-      if (ctx.clientGone()) break;
-    }
-  } catch (err) {
+  const read = await readBounded(upstream.body, ctx.maxBuffer, ctx.clientGone);
+  const size = read.size;
+  // Too large to hold: forward what we have and pipe the rest.
+  if (!read.ended && !read.error && !ctx.clientGone()) return relayRaw(ctx, upstream, read.chunks, size, beforeEnd);
+  if (read.error) {
     const outcome: RelayOutcome = ctx.clientGone() ? 'client_closed' : 'upstream_error';
     // Nothing reached the agent yet: the failure can be answered properly.
     const answer502 = !ctx.res.headersSent && outcome === 'upstream_error';
-    const result: RelayResult = { outcome, bytes: size, usage: null, stream: false, findings: [], dlpBlocked: false, error: err as Error, ...(answer502 ? { status: 502 } : {}) };
+    const result: RelayResult = { outcome, bytes: size, usage: null, stream: false, findings: [], dlpBlocked: false, error: read.error, ...(answer502 ? { status: 502 } : {}) };
     await beforeEnd(result);
     if (answer502) {
       ctx.res.writeHead(502, { 'content-type': 'application/json' });
@@ -164,7 +154,7 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
     }
     return result;
   }
-  const original = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  const original = joined(read);
   let body = original;
   let usage: Usage | null = null;
   let parsed: unknown;
