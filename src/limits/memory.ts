@@ -5,8 +5,34 @@
  */
 import { decide } from './decision.js';
 import { applicableRules, counterKey } from './subjects.js';
-import type { LimitDecision, LimitRule, LimitSubject, Limiter } from './types.js';
+import type { LimitDecision, LimitDimension, LimitRule, LimitSubject, LimitWindow, Limiter } from './types.js';
 import { addTo, bucketExpiresAt, hasRoom, retryAfterS, usedIn, WINDOW_GEOMETRY, type Buckets } from './windows.js';
+
+/** A counter a check reads, with the shape of its rule: all the primary needs of a worker's check. */
+export interface CounterRef {
+  key: string;
+  window: LimitWindow;
+  dimension: LimitDimension;
+  limit: number;
+}
+
+export function counterRef(rule: LimitRule, subject: LimitSubject): CounterRef {
+  return { key: counterKey(rule, subject), window: rule.window, dimension: rule.dimension, limit: rule.limit };
+}
+
+/** An amount for one counter: [key, window, amount]. */
+export type Charge = [key: string, window: LimitWindow, amount: number];
+
+/** The charges a call's usage makes under its (applicable) token and cost rules. */
+export function chargesFor(rules: readonly LimitRule[], subject: LimitSubject, usage: { tokens: number; costUsd: number }): Charge[] {
+  const out: Charge[] = [];
+  for (const rule of rules) {
+    const amount = rule.dimension === 'tokens' ? usage.tokens : rule.dimension === 'cost_usd' ? usage.costUsd : 0;
+    // NaN or a negative figure from a confused upstream must not corrupt or refund a budget.
+    if (amount > 0 && Number.isFinite(amount)) out.push([counterKey(rule, subject), rule.window, amount]);
+  }
+  return out;
+}
 
 interface Counter extends Buckets {
   /** When the newest bucket leaves the window; after that the counter holds nothing. */
@@ -56,39 +82,46 @@ export class MemoryLimiter implements Limiter {
 
   /** The synchronous check: decide on every rule first, count only when all of them pass. */
   checkNow(rules: readonly LimitRule[], subject: LimitSubject, now: number): LimitDecision {
-    this.maybeSweep(now);
     const applicable = applicableRules(rules, subject);
-    const keys = applicable.map((r) => counterKey(r, subject));
+    const { used, retry } = this.countNow(applicable.map((r) => counterRef(r, subject)), now);
+    return decide(applicable, used, retry);
+  }
+
+  /**
+   * What each counter has used before this call and, where it has no room, the seconds until it
+   * has; when every one has room, the `requests` counters count the call. `decide` turns this
+   * into the answer (here, or in a worker that asked the primary with the counters alone).
+   */
+  countNow(refs: readonly CounterRef[], now: number): { used: number[]; retry: (number | null)[] } {
+    this.maybeSweep(now);
     const used: number[] = [];
     const retry: (number | null)[] = [];
-    for (let i = 0; i < applicable.length; i++) {
-      const rule = applicable[i]!;
-      const g = WINDOW_GEOMETRY[rule.window];
-      const c = this.counters.get(keys[i]!);
+    let room = true;
+    for (const ref of refs) {
+      const g = WINDOW_GEOMETRY[ref.window];
+      const c = this.counters.get(ref.key);
       const u = c ? usedIn(c, now, g) : 0;
       used.push(u);
-      retry.push(hasRoom(rule.dimension, u, rule.limit) ? null : retryAfterS(c ?? { idx: [], val: [] }, now, g, rule.dimension, rule.limit));
+      const wait = hasRoom(ref.dimension, u, ref.limit) ? null : retryAfterS(c ?? { idx: [], val: [] }, now, g, ref.dimension, ref.limit);
+      retry.push(wait);
+      if (wait !== null) room = false;
     }
-    const decision = decide(applicable, used, retry);
-    if (decision.allowed) {
-      for (let i = 0; i < applicable.length; i++) {
-        if (applicable[i]!.dimension === 'requests') this.add(keys[i]!, applicable[i]!, now, 1);
-      }
-    }
-    return decision;
+    if (room) for (const ref of refs) if (ref.dimension === 'requests') this.add(ref.key, ref.window, now, 1);
+    return { used, retry };
   }
 
   chargeNow(rules: readonly LimitRule[], subject: LimitSubject, usage: { tokens: number; costUsd: number }, now: number): void {
-    this.maybeSweep(now);
-    for (const rule of applicableRules(rules, subject)) {
-      const amount = rule.dimension === 'tokens' ? usage.tokens : rule.dimension === 'cost_usd' ? usage.costUsd : 0;
-      // NaN or a negative figure from a confused upstream must not corrupt or refund a budget.
-      if (amount > 0 && Number.isFinite(amount)) this.add(counterKey(rule, subject), rule, now, amount);
-    }
+    this.addNow(chargesFor(applicableRules(rules, subject), subject, usage), now);
   }
 
-  private add(key: string, rule: LimitRule, now: number, amount: number): void {
-    const g = WINDOW_GEOMETRY[rule.window];
+  /** Adds each amount to its counter. */
+  addNow(charges: readonly Charge[], now: number): void {
+    this.maybeSweep(now);
+    for (const [key, window, amount] of charges) this.add(key, window, now, amount);
+  }
+
+  private add(key: string, window: LimitWindow, now: number, amount: number): void {
+    const g = WINDOW_GEOMETRY[window];
     let c = this.counters.get(key);
     if (c) this.counters.delete(key);
     else c = { idx: [], val: [], idleAt: 0 };
