@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTraceId } from '../src/core/ids.js';
-import { copyLine } from '../src/proxy/trace-copy.js';
+import { copyLine, TRACE_COLUMNS } from '../src/proxy/trace-copy.js';
 import { TraceWriter, type TraceRow } from '../src/proxy/traces.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { tenantWithAgent } from './helpers/fixtures.js';
@@ -141,6 +141,38 @@ describe('trace journal replay', () => {
     const stored = await t.db.query<{ id: string }>('SELECT id FROM renlayer.traces WHERE id = ANY($1)', [[copied.id, json.id, torn.id]]);
     expect(stored.rows.map((r) => r.id).sort()).toEqual([copied.id, json.id].sort());
     expect(w.replayed).toBe(2);
+    await w.close();
+  });
+
+  it('reads a journal by the columns its header names, and keeps a damaged line in the rejects file', async () => {
+    const a = await tenantWithAgent(t.db);
+    const dir = mkdtempSync(join(tmpdir(), 'renlayer-replay-'));
+    const [first, second] = [row(a.tenant.id, a.agent.id), row(a.tenant.id, a.agent.id)];
+    // As a version whose columns came in another order, with one this version does not have.
+    const columns = [...TRACE_COLUMNS].reverse();
+    const line = (r: TraceRow) => [...copyLine(r).slice(0, -1).split('\t')].reverse().join('\t') + '\tsomething-new\n';
+    writeFileSync(join(dir, 'traces-4194305-000000000000002000001.journal'),
+      `#renlayer-traces copy ${[...columns, 'a_future_column'].join(',')}\n${line(first)}not a trace\n${line(second)}`);
+    const w = new TraceWriter(t.db, pino({ level: 'silent' }), { spoolDir: dir, maxJournalBytes: 64 * 1024 * 1024, flushIntervalMs: 60_000 });
+    w.start();
+    await w.flush();
+    const stored = await t.db.query<{ id: string; request_body: string }>('SELECT id, request_body FROM renlayer.traces WHERE id = ANY($1)', [[first.id, second.id]]);
+    expect(stored.rows.map((r) => r.id).sort()).toEqual([first.id, second.id].sort());
+    expect(stored.rows[0]!.request_body).toBe('{"x":1}');
+    expect(JSON.parse(readFileSync(join(dir, 'rejected.ndjson'), 'utf8').trim())).toMatchObject({ unreadable_journal_line: 'not a trace' });
+    await w.close();
+  });
+
+  it('still answers for a call, and still stores its trace, when the spool directory is gone', async () => {
+    const a = await tenantWithAgent(t.db);
+    const dir = mkdtempSync(join(tmpdir(), 'renlayer-nospool-'));
+    const w = new TraceWriter(t.db, pino({ level: 'silent' }), { spoolDir: dir, maxJournalBytes: 64 * 1024 * 1024, flushIntervalMs: 60_000 });
+    w.start();
+    rmSync(dir, { recursive: true });
+    const r = row(a.tenant.id, a.agent.id);
+    await expect(w.record(r)).resolves.toBeUndefined();
+    await w.flush();
+    expect((await t.db.query('SELECT 1 FROM renlayer.traces WHERE id = $1', [r.id])).rowCount).toBe(1);
     await w.close();
   });
 });

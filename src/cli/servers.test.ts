@@ -9,5 +9,6 @@ describe('proxy worker flags', () => {
   it('keeps the operator\u2019s own choice, on the command line or in NODE_OPTIONS', () => {
     expect(workerExecArgv(['--max-semi-space-size=32'])).toEqual(['--max-semi-space-size=32']);
     expect(workerExecArgv([], '--max-old-space-size=512 --max-semi-space-size=16')).toEqual([]);
+    expect(workerExecArgv(['--max_semi_space_size=4'])).toEqual(['--max_semi_space_size=4']);
   });
 });

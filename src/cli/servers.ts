@@ -70,7 +70,7 @@ export const proxyCommand: Command = {
  * 3,750 req/s: about 20 MB less RSS per worker (175–190 → 155–170 MB) at the same throughput.
  */
 export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): string[] {
-  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => /^--max-semi-space-size\b/.test(a));
+  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => /^--max[-_]semi[-_]space[-_]size\b/.test(a));
   return chosen ? [...execArgv] : [...execArgv, '--max-semi-space-size=8'];
 }
 

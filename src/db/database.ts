@@ -46,3 +46,15 @@ export function isConnectionError(err: unknown): boolean {
   }
   return /Connection terminated|connection timeout|Client has encountered a connection error|database is closed|PGlite is closed/i.test(err.message);
 }
+
+/**
+ * True when the database cannot take a statement now but may later: unreachable, or refusing for
+ * a passing reason (class 53: too many connections or out of resources; 57: cancelled or shutting
+ * down; 40: serialization failure or deadlock; 25006: read-only during a failover; 55P03: a lock
+ * not available). Work that fails this way is retried, never set aside as bad data.
+ */
+export function isRetryableError(err: unknown): boolean {
+  if (isConnectionError(err)) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (/^(53|57|40)/.test(code) || code === '25006' || code === '55P03');
+}

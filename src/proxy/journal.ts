@@ -32,13 +32,19 @@ export class Journal {
   private readonly mine = new Set<string>();
   /** Lines appended in this turn of the event loop, written together at its end. */
   private batch: { lines: string[]; done: Promise<void>; settle: () => void } | null = null;
+  /** A write failed part-way: the next one starts on a fresh line, so the fragment stays one bad line. */
+  private torn = false;
 
   constructor(
     readonly dir: string,
     private readonly maxBytes: number,
-    private readonly segmentBytes = 64 * 1024 * 1024,
-    /** A batch the disk refused; its lines are lost from the journal (not from the database queue). */
-    private readonly onWriteError: (err: Error, lines: number) => void = () => {},
+    private readonly opts: {
+      segmentBytes?: number;
+      /** The first line of every segment (what its lines hold), if any. */
+      header?: string;
+      /** Lines the disk refused (a segment that cannot be opened, a failed write): not in the journal. */
+      onWriteError?: (err: Error, lines: number) => void;
+    } = {},
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
@@ -52,10 +58,20 @@ export class Journal {
     return this.bytes >= this.maxBytes;
   }
 
-  /** Appends one line at the end of this turn; returns the segment it goes to. See `written()`. */
-  append(line: string): Segment {
-    if (this.current && this.current.bytes >= this.segmentBytes) this.rotate();
-    if (!this.current) this.openSegment();
+  /**
+   * Appends one line at the end of this turn; returns the segment it goes to (see `written()`),
+   * or null when no segment can be opened (reported to onWriteError, never thrown).
+   */
+  append(line: string): Segment | null {
+    if (this.current && this.current.bytes >= (this.opts.segmentBytes ?? 64 * 1024 * 1024)) this.rotate();
+    if (!this.current) {
+      try {
+        this.openSegment();
+      } catch (err) {
+        this.opts.onWriteError?.(err as Error, 1);
+        return null;
+      }
+    }
     if (!this.batch) {
       let settle!: () => void;
       const done = new Promise<void>((resolve) => (settle = resolve));
@@ -75,13 +91,18 @@ export class Journal {
     const batch = this.batch;
     if (!batch) return;
     this.batch = null;
+    const data = Buffer.from((this.torn ? '\n' : '') + batch.lines.join('\n') + '\n');
+    let written = 0;
     try {
-      // writeSync of a string encodes it straight into the kernel's buffer.
-      this.current!.bytes += writeSync(this.fd!, batch.lines.join('\n') + '\n');
-      this.dirty = true;
+      // A regular file takes the whole buffer unless the disk is failing; loop for that case.
+      while (written < data.length) written += writeSync(this.fd!, data, written);
+      this.torn = false;
     } catch (err) {
-      this.onWriteError(err as Error, batch.lines.length);
+      this.torn = written > 0 || this.torn;
+      this.opts.onWriteError?.(err as Error, batch.lines.length);
     }
+    this.current!.bytes += written;
+    this.dirty = written > 0 || this.dirty;
     batch.settle();
   }
 
@@ -121,9 +142,17 @@ export class Journal {
   private openSegment(): void {
     const stamp = String(Date.now()).padStart(15, '0') + String(this.seq++).padStart(6, '0');
     const path = join(this.dir, `traces-${this.pid}-${stamp}.journal`);
-    this.fd = openSync(path, 'a', 0o600);
+    const fd = openSync(path, 'a', 0o600);
     this.mine.add(path);
-    this.current = { path, bytes: 0 };
+    let header = 0;
+    try {
+      if (this.opts.header !== undefined) header = writeSync(fd, this.opts.header + '\n');
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    this.fd = fd;
+    this.current = { path, bytes: header };
   }
 
   /** Bytes in the segment being written. */
@@ -194,5 +223,8 @@ export class Journal {
       closeSync(this.fd);
       this.fd = null;
     }
+    // A call that ends after shutdown (past its deadline) opens a new segment, replayed by the next process.
+    if (this.current) this.closedBytes += this.current.bytes;
+    this.current = null;
   }
 }

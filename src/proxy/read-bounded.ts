@@ -16,6 +16,10 @@ export interface BoundedRead {
  * failure is in `error`.
  */
 export function readBounded(stream: Readable, max: number, stop: () => boolean = () => false): Promise<BoundedRead> {
+  // Gone already (the agent left while its key was looked up): no event is coming.
+  if (stream.destroyed && !stream.readableEnded) {
+    return Promise.resolve({ chunks: [], size: 0, ended: false, error: prematureClose() });
+  }
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -43,12 +47,16 @@ export function readBounded(stream: Readable, max: number, stop: () => boolean =
       detach();
       resolve({ chunks, size, ended: false, error });
     };
-    const onClose = () => onError(Object.assign(new Error('the stream closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    const onClose = () => onError(prematureClose());
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);
     stream.on('close', onClose);
   });
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('the stream closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
 
 /** The chunks as one buffer, without a copy when there is one chunk. */

@@ -149,7 +149,13 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       if (closing) setImmediate(() => server.closeIdleConnections());
     });
     if (closing) res.setHeader('connection', 'close');
-    void pipeline.handle(req, res);
+    // The pipeline answers its own failures; this is the net under it, so that a bug there
+    // costs one call, not the process (an unhandled rejection ends a Node process).
+    pipeline.handle(req, res).catch((err: unknown) => {
+      log.error({ err }, 'unexpected error in the proxy pipeline');
+      if (res.headersSent) res.destroy();
+      else plain(res, 500, { error: { code: 'internal_error', message: 'internal error in the RenLayer proxy' } });
+    });
   });
   // Longer than common load balancers' idle timeouts, so they close first and never race us.
   server.keepAliveTimeout = 65_000;

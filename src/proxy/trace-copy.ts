@@ -25,6 +25,18 @@ const KINDS = Object.values(COLUMNS) as Kind[];
 
 export const COPY_TRACES = `COPY renlayer.traces (${TRACE_COLUMNS.join(', ')}) FROM STDIN`;
 
+/**
+ * The first line of every journal segment: the columns its lines hold, in order. A journal left
+ * by a version with other columns is still read by name after an upgrade.
+ */
+const HEADER_PREFIX = '#renlayer-traces copy ';
+export const JOURNAL_HEADER = HEADER_PREFIX + TRACE_COLUMNS.join(',');
+
+/** The columns a journal header names; null when the line is not a header. */
+export function headerColumns(line: string): string[] | null {
+  return line.startsWith(HEADER_PREFIX) ? line.slice(HEADER_PREFIX.length).split(',') : null;
+}
+
 const SPECIAL = /[\\\n\r\t]/;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -38,14 +50,15 @@ function textArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }
 
-function field(value: unknown): string {
+function field(kind: Kind, value: unknown): string {
   if (value === null || value === undefined) return '\\N';
-  switch (typeof value) {
-    case 'string': return text(value);
+  switch (kind) {
+    case 'text': return text(String(value));
     // Like JSON, which the INSERT path reads: a number that is not finite is no value.
     case 'number': return Number.isFinite(value) ? String(value) : '\\N';
     case 'boolean': return value ? 't' : 'f';
-    default: return text(JSON.stringify(value));
+    case 'json': return text(JSON.stringify(value));
+    case 'text[]': return text(textArray(value as string[]));
   }
 }
 
@@ -53,9 +66,8 @@ function field(value: unknown): string {
 export function copyLine(row: TraceRow): string {
   let line = '';
   for (let i = 0; i < TRACE_COLUMNS.length; i++) {
-    const column = TRACE_COLUMNS[i]!;
     if (i > 0) line += '\t';
-    line += column === 'policy_ids' ? text(textArray(row.policy_ids)) : field(row[column]);
+    line += field(KINDS[i]!, row[TRACE_COLUMNS[i]!]);
   }
   return line + '\n';
 }
@@ -74,27 +86,31 @@ function untextArray(literal: string): string[] {
 }
 
 /**
- * A journal line back into its row (for replay through the INSERT); null for a line that is not
- * one (cut short by a crash mid-write).
+ * A journal line back into its row (for replay through the INSERT), its fields named by
+ * `columns` (the segment's header); null for a line that is not one (cut short, damaged). A
+ * column this version does not know is left out; one it has that the line lacks is null.
  */
-export function rowFromCopyLine(line: string): TraceRow | null {
+export function rowFromCopyLine(line: string, columns: readonly string[] = TRACE_COLUMNS): TraceRow | null {
   const fields = line.split('\t');
-  if (fields.length !== TRACE_COLUMNS.length) return null;
+  if (fields.length !== columns.length) return null;
   const row: Record<string, unknown> = {};
   try {
     for (let i = 0; i < fields.length; i++) {
+      const name = columns[i]!;
+      const kind = (COLUMNS as Record<string, Kind>)[name];
+      if (!kind) continue;
       const raw = fields[i]!;
       if (raw === '\\N') {
-        row[TRACE_COLUMNS[i]!] = null;
+        row[name] = null;
         continue;
       }
       const value = untext(raw);
-      switch (KINDS[i]!) {
-        case 'text': row[TRACE_COLUMNS[i]!] = value; break;
-        case 'number': row[TRACE_COLUMNS[i]!] = Number(value); break;
-        case 'boolean': row[TRACE_COLUMNS[i]!] = value === 't'; break;
-        case 'json': row[TRACE_COLUMNS[i]!] = JSON.parse(value); break;
-        case 'text[]': row[TRACE_COLUMNS[i]!] = untextArray(value); break;
+      switch (kind) {
+        case 'text': row[name] = value; break;
+        case 'number': row[name] = Number(value); break;
+        case 'boolean': row[name] = value === 't'; break;
+        case 'json': row[name] = JSON.parse(value); break;
+        case 'text[]': row[name] = untextArray(value); break;
       }
     }
   } catch {

@@ -2,9 +2,9 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { RenLayerError } from '../core/errors.js';
-import { isConnectionError, type Database } from '../db/database.js';
+import { isRetryableError, type Database } from '../db/database.js';
 import { Journal, type Segment } from './journal.js';
-import { COPY_TRACES, copyLine, rowFromCopyLine } from './trace-copy.js';
+import { COPY_TRACES, copyLine, headerColumns, JOURNAL_HEADER, rowFromCopyLine, TRACE_COLUMNS } from './trace-copy.js';
 
 /** One row of renlayer.traces; every column present (jsonb_populate_recordset ignores defaults). */
 export interface TraceRow {
@@ -50,6 +50,21 @@ const INSERT = `INSERT INTO renlayer.traces
   SELECT * FROM jsonb_populate_recordset(NULL::renlayer.traces, $1::jsonb)
   ON CONFLICT DO NOTHING`;
 
+/** A queued COPY line as the INSERT's JSON (it came from copyLine: it reads back whole). */
+function jsonOfCopyLine(line: string): string {
+  return JSON.stringify(rowFromCopyLine(line.slice(0, -1)));
+}
+
+/** A JSON journal line (an earlier version's), checked whole; null when it is not. */
+function jsonRow(line: string): string | null {
+  try {
+    JSON.parse(line);
+    return line;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * A row waiting for the database, as the line it is written with (COPY text, or JSON where the
  * database has no COPY), and the journal segment that holds it meanwhile. A string, not the row:
@@ -57,7 +72,8 @@ const INSERT = `INSERT INTO renlayer.traces
  */
 interface Pending {
   line: string;
-  segment: Segment;
+  /** Null when the journal could not take the row (the disk refused; logged). */
+  segment: Segment | null;
 }
 
 export interface TraceWriterOptions {
@@ -76,7 +92,7 @@ export interface TraceWriterOptions {
 
 /**
  * Writes traces off the request path. record() journals the row (at the end of the turn) and queues it;
- * a timer inserts queued rows in batches. While PostgreSQL is unreachable the writer stops
+ * a timer writes queued rows in batches. While PostgreSQL is unreachable the writer stops
  * inserting from memory and lets the journal hold everything; when the database answers again
  * it replays the closed segments (ON CONFLICT DO NOTHING on the primary key, so a row already
  * written before the outage is not written twice) and goes back to batching from memory.
@@ -109,8 +125,11 @@ export class TraceWriter {
     private readonly log: Logger,
     private readonly opts: TraceWriterOptions,
   ) {
-    this.journal = new Journal(opts.spoolDir, opts.maxJournalBytes, undefined, (err, lines) => {
-      this.log.error({ err: err.message, lines }, 'could not write trace rows to the journal; they are kept only until the database takes them');
+    this.journal = new Journal(opts.spoolDir, opts.maxJournalBytes, {
+      header: JOURNAL_HEADER,
+      onWriteError: (err, lines) => {
+        this.log.error({ err: err.message, lines }, 'could not write trace rows to the journal: they reach the database from memory only, and are lost if it is unreachable too');
+      },
     });
     this.flushIntervalMs = opts.flushIntervalMs ?? 100;
     this.batchRows = opts.batchRows ?? 500;
@@ -152,16 +171,22 @@ export class TraceWriter {
   /**
    * Journals the row and queues it for the database. Durable (in the page cache) once the
    * promise settles, at the end of this turn of the event loop: wait for it before completing
-   * the response. The promise never rejects; a write the disk refuses is logged.
+   * the response. The promise never rejects; a write the disk refuses is logged, and a row the
+   * journal could not take waits in the queue whatever happens (memory is its only copy).
    */
   record(row: TraceRow): Promise<void> {
     const line = copyLine(row);
     const segment = this.journal.append(line);
-    this.unwritten.set(segment, (this.unwritten.get(segment) ?? 0) + 1);
-    if (this.outage || this.spilled) return this.journal.written();
-    if (this.queue.length >= this.maxQueueRows) {
+    if (segment) this.unwritten.set(segment, (this.unwritten.get(segment) ?? 0) + 1);
+    if (segment && (this.outage || this.spilled)) return this.journal.written();
+    if (segment && this.queue.length >= this.maxQueueRows) {
       this.spilled = true;
       this.log.warn({ queued: this.queue.length }, 'traces arrive faster than the database takes them; new rows wait in the journal');
+      return this.journal.written();
+    }
+    if (!segment && this.queue.length >= this.maxQueueRows) {
+      // Neither the disk nor the database takes rows, and memory is full.
+      this.log.error({ trace_id: row.id }, 'trace lost: the journal cannot be written and the database queue is full');
       return this.journal.written();
     }
     this.queue.push({ line: this.copy ? line : JSON.stringify(row), segment });
@@ -195,7 +220,7 @@ export class TraceWriter {
       const lines = batch.map((p) => p.line);
       const written = this.copy ? await this.copyNew(lines) : await this.store(lines);
       if (this.outage) return;
-      // Refused: the queue was dropped and the journal is replayed instead (below).
+      // Not written: the queue was dropped for the journal's replay (below), or re-encoded for the INSERT.
       if (!written) continue;
       this.queue.splice(0, batch.length);
       this.written += batch.length;
@@ -228,24 +253,22 @@ export class TraceWriter {
   }
 
   /**
-   * A segment's rows as JSON for the INSERT. Its lines are COPY text; journals written before
-   * that hold JSON lines, replayed as they are. A line that is neither was cut short by a crash
-   * mid-write (its call was never answered) and is left out.
+   * A segment's rows as JSON for the INSERT. Its lines are COPY text, named by the segment's
+   * header; journals of earlier versions hold JSON lines, replayed as they are. A line that is
+   * neither (damaged) is kept in the rejects file, like a row the database refuses.
    */
   private replayLines(seg: Segment): string[] {
     const rows: string[] = [];
+    let columns: readonly string[] = TRACE_COLUMNS;
     for (const line of Journal.readLines(seg)) {
-      if (line.startsWith('{')) {
-        try {
-          JSON.parse(line);
-          rows.push(line);
-        } catch {
-          // cut short
-        }
+      const header = headerColumns(line);
+      if (header) {
+        columns = header;
         continue;
       }
-      const row = rowFromCopyLine(line);
-      if (row) rows.push(JSON.stringify(row));
+      const json = line.startsWith('{') ? jsonRow(line) : rowFromCopyLine(line, columns);
+      if (json) rows.push(typeof json === 'string' ? json : JSON.stringify(json));
+      else this.reject(JSON.stringify({ unreadable_journal_line: line, segment: seg.path }), 'unreadable line in the trace journal; kept in the rejects file');
     }
     return rows;
   }
@@ -253,26 +276,31 @@ export class TraceWriter {
   /**
    * Rows from memory, written for the first time, by COPY. A COPY has no ON CONFLICT and is all
    * or nothing: when one fails, the journal (which holds every queued row) is replayed instead,
-   * by the INSERT that skips rows already there and sets aside a row the database refuses.
+   * by the INSERT that skips rows already there and sets aside a row the database refuses. Rows
+   * the journal could not take go to that INSERT from memory. False when the batch was not written.
    */
   private async copyNew(lines: string[]): Promise<boolean> {
     try {
       await this.db.copyFrom!(COPY_TRACES, lines.join(''));
       return true;
     } catch (err) {
-      if (isConnectionError(err)) {
+      if (isRetryableError(err)) {
         this.enterOutage(err);
         return false;
       }
       if ((err as { code?: unknown }).code === '0A000') {
-        // feature_not_supported: a PostgreSQL-compatible database without COPY (the embedded one, over its socket).
+        // feature_not_supported: a PostgreSQL-compatible database without COPY (the embedded
+        // one, over its socket). The queue stays, as the INSERT's JSON.
         this.copy = false;
         this.log.info('the database does not take COPY; trace rows are inserted');
-      } else {
-        this.log.warn({ err: (err as Error).message }, 'the database refused a COPY of trace rows; writing them from the journal');
+        for (const p of this.queue) p.line = jsonOfCopyLine(p.line);
+        return false;
       }
+      this.log.warn({ err: (err as Error).message }, 'the database refused a COPY of trace rows; writing them from the journal');
+      const unjournalled = this.queue.filter((p) => p.segment === null).map((p) => jsonOfCopyLine(p.line));
       this.queue = [];
       this.replayFromDisk();
+      if (unjournalled.length > 0) await this.store(unjournalled);
       return false;
     }
   }
@@ -284,7 +312,7 @@ export class TraceWriter {
       return true;
     } catch (err) {
       let failure = err;
-      if (!isConnectionError(err)) {
+      if (!isRetryableError(err)) {
         try {
           await this.insertOneByOne(rows);
           return true;
@@ -297,13 +325,14 @@ export class TraceWriter {
     }
   }
 
+  /** Memory is the only copy of a row the journal could not take: it waits out an outage in the queue. */
   private enterOutage(err: unknown): void {
     this.log.warn({ err: (err as Error).message, queued: this.queue.length },
-      'database unreachable; traces go to the journal until it returns');
+      'database unreachable (or refusing for now); traces go to the journal until it takes them');
     this.outage = true;
     this.lastRetry = Date.now();
-    // Everything queued is already on disk; from now on the journal is the only copy.
-    this.queue = [];
+    // Everything else queued is already on disk; from now on the journal is the only copy.
+    this.queue = this.queue.filter((p) => p.segment === null);
     this.replayFromDisk();
   }
 
@@ -314,7 +343,8 @@ export class TraceWriter {
     this.toReplay.sort((a, b) => a.path.localeCompare(b.path));
   }
 
-  private settle(seg: Segment, n: number): void {
+  private settle(seg: Segment | null, n: number): void {
+    if (!seg) return;
     const left = (this.unwritten.get(seg) ?? 0) - n;
     if (left > 0 || this.journal.isCurrent(seg)) {
       this.unwritten.set(seg, Math.max(0, left));
@@ -338,10 +368,19 @@ export class TraceWriter {
       try {
         await this.insert([row]);
       } catch (err) {
-        if (isConnectionError(err)) throw err;
-        this.log.error({ trace_id: (JSON.parse(row) as TraceRow).id, err: (err as Error).message }, 'trace row rejected by the database; kept in the rejects file');
-        appendFileSync(join(this.opts.spoolDir, 'rejected.ndjson'), row + '\n', { mode: 0o600 });
+        if (isRetryableError(err)) throw err;
+        this.reject(row, 'trace row rejected by the database; kept in the rejects file', { trace_id: (JSON.parse(row) as TraceRow).id, err: (err as Error).message });
       }
+    }
+  }
+
+  /** Keeps a line nobody could write in `rejected.ndjson` in the spool directory, and says so. */
+  private reject(line: string, message: string, context: Record<string, unknown> = {}): void {
+    this.log.error(context, message);
+    try {
+      appendFileSync(join(this.opts.spoolDir, 'rejected.ndjson'), line + '\n', { mode: 0o600 });
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'could not write the rejects file');
     }
   }
 
