@@ -17,6 +17,7 @@ export interface Segment {
 }
 
 const WRITTEN = Promise.resolve();
+const SEGMENT_BYTES = 64 * 1024 * 1024;
 
 const SEGMENT_RE = /^traces-(\d+)-(\d+)\.journal$/;
 
@@ -63,7 +64,7 @@ export class Journal {
    * or null when no segment can be opened (reported to onWriteError, never thrown).
    */
   append(line: string): Segment | null {
-    if (this.current && this.current.bytes >= (this.opts.segmentBytes ?? 64 * 1024 * 1024)) this.rotate();
+    if (this.current && this.current.bytes >= (this.opts.segmentBytes ?? SEGMENT_BYTES)) this.rotate();
     if (!this.current) {
       try {
         this.openSegment();

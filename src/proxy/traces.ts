@@ -67,8 +67,8 @@ function jsonRow(line: string): string | null {
 
 /**
  * A row waiting for the database, as the line it is written with (COPY text, or JSON where the
- * database has no COPY), and the journal segment that holds it meanwhile. A string, not the row:
- * rows kept for a flush interval outlived the young generation and doubled the time in GC.
+ * database has no COPY), and the journal segment that holds it meanwhile. A string rather than
+ * the row: one flat object to keep for a flush interval instead of the row's whole graph.
  */
 interface Pending {
   line: string;
@@ -91,11 +91,11 @@ export interface TraceWriterOptions {
 }
 
 /**
- * Writes traces off the request path. record() journals the row (at the end of the turn) and queues it;
- * a timer writes queued rows in batches. While PostgreSQL is unreachable the writer stops
- * inserting from memory and lets the journal hold everything; when the database answers again
- * it replays the closed segments (ON CONFLICT DO NOTHING on the primary key, so a row already
- * written before the outage is not written twice) and goes back to batching from memory.
+ * Writes traces off the request path. record() journals the row (at the end of the turn) and
+ * queues it; a timer writes queued rows in batches. While PostgreSQL is unreachable the writer
+ * stops writing from memory and lets the journal hold everything; when the database answers
+ * again it replays the closed segments (ON CONFLICT DO NOTHING on the primary key, so a row
+ * already written before the outage is not written twice) and goes back to batching from memory.
  */
 export class TraceWriter {
   private queue: Pending[] = [];
