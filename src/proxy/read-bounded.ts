@@ -10,10 +10,9 @@ export interface BoundedRead {
 }
 
 /**
- * Reads a stream to its end, or until it has given more than `max` bytes or `stop()` says so.
- * Listeners rather than an async iterator: on the proxy's hot path the iterator's machinery
- * (end-of-stream tracking, promise per chunk) cost more than the reading. Never rejects: a
- * failure is in `error`.
+ * Reads a stream to its end, or until it has given more than `max` bytes or `stop()` says so,
+ * leaving the rest unread (an async iterator left early destroys the stream, and with a request
+ * its connection, before the answer could go out). Never rejects: a failure is in `error`.
  */
 export function readBounded(stream: Readable, max: number, stop: () => boolean = () => false): Promise<BoundedRead> {
   // Gone already (the agent left while its key was looked up): no event is coming.

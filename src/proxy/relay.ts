@@ -307,11 +307,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       // After the end-of-answer event the upstream should close at once; one that keeps the
       // response open is not waited for (the agent waits for that event, which we hold).
       const next = finished ? await withinGrace(chunks.next()) : await chunks.next();
-      if (next === null) {
-        upstream.body.destroy();
-        break;
-      }
-      if (next.done) break;
+      if (next === null || next.done) break;
       const chunk = next.value;
       result.bytes += chunk.length;
       if (ctx.bodies.sealKey && rawBytes < ctx.bodies.maxBytes) {
@@ -331,7 +327,8 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     result.outcome = 'upstream_error';
     result.error = err as Error;
   }
-  // Left early (the agent gone, the answer stopped, a failure): the upstream is not read further.
+  // Left early (the agent gone, the answer stopped, an upstream lingering past its end, a
+  // failure): the upstream is not read further.
   if (!upstream.body.readableEnded && !upstream.body.destroyed) upstream.body.destroy();
   settle();
   if (ctx.clientGone()) {
@@ -347,7 +344,6 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       ? dlpRefusal(scanner.findings, 'response')
       : refusal!;
     if (!result.dlpBlocked) result.refusal = stop;
-    upstream.body.destroy();
     await beforeEnd(result);
     res.end(streamErrorEvent(ctx.api, { code: stop.code, status: stop.status, traceId: ctx.traceId, message: stop.message, extra: stop.details }));
     return result;

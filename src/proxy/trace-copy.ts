@@ -97,8 +97,8 @@ export function rowFromCopyLine(line: string, columns: readonly string[] = TRACE
   try {
     for (let i = 0; i < fields.length; i++) {
       const name = columns[i]!;
-      const kind = (COLUMNS as Record<string, Kind>)[name];
-      if (!kind) continue;
+      if (!Object.hasOwn(COLUMNS, name)) continue;
+      const kind = COLUMNS[name as keyof TraceRow];
       const raw = fields[i]!;
       if (raw === '\\N') {
         row[name] = null;

@@ -50,19 +50,21 @@ const INSERT = `INSERT INTO renlayer.traces
   SELECT * FROM jsonb_populate_recordset(NULL::renlayer.traces, $1::jsonb)
   ON CONFLICT DO NOTHING`;
 
-/** A queued COPY line as the INSERT's JSON (it came from copyLine: it reads back whole). */
-function jsonOfCopyLine(line: string): string {
-  return JSON.stringify(rowFromCopyLine(line.slice(0, -1)));
-}
-
-/** A JSON journal line (an earlier version's), checked whole; null when it is not. */
-function jsonRow(line: string): string | null {
-  try {
-    JSON.parse(line);
-    return line;
-  } catch {
-    return null;
+/**
+ * A row's line as the INSERT's JSON: a COPY line (its fields named by `columns`), or a JSON line
+ * (an earlier version's journal) checked whole; null for a line that is neither.
+ */
+function insertJson(line: string, columns: readonly string[] = TRACE_COLUMNS): string | null {
+  if (line.startsWith('{')) {
+    try {
+      JSON.parse(line);
+      return line;
+    } catch {
+      return null;
+    }
   }
+  const row = rowFromCopyLine(line.endsWith('\n') ? line.slice(0, -1) : line, columns);
+  return row && JSON.stringify(row);
 }
 
 /**
@@ -266,8 +268,8 @@ export class TraceWriter {
         columns = header;
         continue;
       }
-      const json = line.startsWith('{') ? jsonRow(line) : rowFromCopyLine(line, columns);
-      if (json) rows.push(typeof json === 'string' ? json : JSON.stringify(json));
+      const json = insertJson(line, columns);
+      if (json) rows.push(json);
       else this.reject(JSON.stringify({ unreadable_journal_line: line, segment: seg.path }), 'unreadable line in the trace journal; kept in the rejects file');
     }
     return rows;
@@ -293,11 +295,12 @@ export class TraceWriter {
         // one, over its socket). The queue stays, as the INSERT's JSON.
         this.copy = false;
         this.log.info('the database does not take COPY; trace rows are inserted');
-        for (const p of this.queue) p.line = jsonOfCopyLine(p.line);
+        // Queued lines came from copyLine: each reads back whole.
+        for (const p of this.queue) p.line = insertJson(p.line)!;
         return false;
       }
       this.log.warn({ err: (err as Error).message }, 'the database refused a COPY of trace rows; writing them from the journal');
-      const unjournalled = this.queue.filter((p) => p.segment === null).map((p) => jsonOfCopyLine(p.line));
+      const unjournalled = this.queue.filter((p) => p.segment === null).map((p) => insertJson(p.line)!);
       this.queue = [];
       this.replayFromDisk();
       if (unjournalled.length > 0) await this.store(unjournalled);
