@@ -133,7 +133,7 @@ describe('trace journal replay', () => {
     const dir = mkdtempSync(join(tmpdir(), 'renlayer-replay-'));
     const [copied, json, torn] = [row(a.tenant.id, a.agent.id), row(a.tenant.id, a.agent.id), row(a.tenant.id, a.agent.id)];
     // pid 2^22 + 1 is above Linux's pid_max: no process owns these files.
-    writeFileSync(join(dir, 'traces-4194305-000000000000001000001.journal'), copyLine(copied) + copyLine(torn).slice(0, 50));
+    writeFileSync(join(dir, 'traces-4194305-000000000000001000001.journal'), copyLine(copied).toString() + copyLine(torn).toString().slice(0, 50));
     writeFileSync(join(dir, 'traces-4194305-000000000000001000002.journal'), JSON.stringify(json) + '\n');
     const w = new TraceWriter(t.db, pino({ level: 'silent' }), { spoolDir: dir, maxJournalBytes: 64 * 1024 * 1024, flushIntervalMs: 60_000 });
     w.start();
@@ -150,7 +150,7 @@ describe('trace journal replay', () => {
     const [first, second] = [row(a.tenant.id, a.agent.id), row(a.tenant.id, a.agent.id)];
     // As a version whose columns came in another order, with one this version does not have.
     const columns = [...TRACE_COLUMNS].reverse();
-    const line = (r: TraceRow) => [...copyLine(r).slice(0, -1).split('\t')].reverse().join('\t') + '\tsomething-new\n';
+    const line = (r: TraceRow) => [...copyLine(r).toString().slice(0, -1).split('\t')].reverse().join('\t') + '\tsomething-new\n';
     writeFileSync(join(dir, 'traces-4194305-000000000000002000001.journal'),
       `#renlayer-traces copy ${[...columns, 'a_future_column'].join(',')}\n${line(first)}not a trace\n${line(second)}`);
     const w = new TraceWriter(t.db, pino({ level: 'silent' }), { spoolDir: dir, maxJournalBytes: 64 * 1024 * 1024, flushIntervalMs: 60_000 });

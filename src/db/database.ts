@@ -31,7 +31,7 @@ export interface Database extends Queryable {
    * PostgreSQL server has it (PGlite takes INSERTs): callers check for it. All or nothing, as
    * one statement: a row the server refuses refuses the whole call.
    */
-  copyFrom?(sql: string, data: string): Promise<number>;
+  copyFrom?(sql: string, data: string | Buffer): Promise<number>;
   close(): Promise<void>;
 }
 

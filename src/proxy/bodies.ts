@@ -39,10 +39,12 @@ export function clip(text: string, max: number): string {
   return out + CUT;
 }
 
-/** A JSON body as stored: re-serialised with the findings redacted, or as received when there are none. */
-export function redactedJsonBody(parsed: unknown, raw: Buffer, findings: readonly Finding[], max: number): string {
-  const text = findings.length === 0 ? raw.toString('utf8') : JSON.stringify(redactJson(parsed, findings));
-  return clip(text, max);
+/**
+ * A JSON body as stored: re-serialised with the findings redacted, or as received (`text`, the
+ * body as it was decoded to be parsed) when there are none.
+ */
+export function redactedJsonBody(parsed: unknown, text: string, findings: readonly Finding[], max: number): string {
+  return clip(findings.length === 0 ? text : JSON.stringify(redactJson(parsed, findings)), max);
 }
 
 /** A streamed answer as stored: the text of each stream key (`choice:0:content` …), redacted. */

@@ -17,9 +17,22 @@ export interface Segment {
 }
 
 const WRITTEN = Promise.resolve();
+const NEWLINE = Buffer.from('\n');
 const SEGMENT_BYTES = 64 * 1024 * 1024;
 
 const SEGMENT_RE = /^traces-(\d+)-(\d+)\.journal$/;
+
+/** The lines as one buffer: a view over them when they lie one after another in memory (see copyLine), a copy otherwise. */
+function joinedBytes(lines: Buffer[]): Buffer {
+  const first = lines[0]!;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l.buffer !== first.buffer || l.byteOffset !== end) return Buffer.concat(lines);
+    end += l.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
+}
 
 export class Journal {
   private fd: number | null = null;
@@ -32,7 +45,7 @@ export class Journal {
   /** Files this instance created: everything else in the directory belongs to someone else. */
   private readonly mine = new Set<string>();
   /** Lines appended in this turn of the event loop, written together at its end. */
-  private batch: { lines: string[]; done: Promise<void>; settle: () => void } | null = null;
+  private batch: { lines: Buffer[]; done: Promise<void>; settle: () => void } | null = null;
   /** A write failed part-way: the next one starts on a fresh line, so the fragment stays one bad line. */
   private torn = false;
 
@@ -60,10 +73,11 @@ export class Journal {
   }
 
   /**
-   * Appends one line at the end of this turn; returns the segment it goes to (see `written()`),
-   * or null when no segment can be opened (reported to onWriteError, never thrown).
+   * Appends one line (its bytes, newline included) at the end of this turn; returns the segment
+   * it goes to (see `written()`), or null when no segment can be opened (reported to
+   * onWriteError, never thrown).
    */
-  append(line: string): Segment | null {
+  append(line: Buffer): Segment | null {
     if (this.current && this.current.bytes >= (this.opts.segmentBytes ?? SEGMENT_BYTES)) this.rotate();
     if (!this.current) {
       try {
@@ -92,7 +106,7 @@ export class Journal {
     const batch = this.batch;
     if (!batch) return;
     this.batch = null;
-    const data = Buffer.from((this.torn ? '\n' : '') + batch.lines.join('\n') + '\n');
+    const data = this.torn ? Buffer.concat([NEWLINE, ...batch.lines]) : joinedBytes(batch.lines);
     let written = 0;
     try {
       // A regular file takes the whole buffer unless the disk is failing; loop for that case.

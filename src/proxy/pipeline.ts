@@ -60,6 +60,8 @@ interface Call {
   json: unknown;
   /** The body as the agent sent it, parsed: request findings' paths and offsets refer to it. */
   receivedJson: unknown;
+  /** Its text, as decoded to be parsed. */
+  receivedText: string;
   /** What the trace keeps of the bodies, decided once per call (see bodies.ts). */
   bodies?: BodyPolicy;
   responseStored?: string;
@@ -124,6 +126,7 @@ export class Pipeline {
       received: EMPTY,
       json: undefined,
       receivedJson: undefined,
+      receivedText: '',
       api: 'http',
       normalized: null,
       usageInjected: false,
@@ -220,7 +223,8 @@ export class Pipeline {
     const type = String(call.req.headers['content-type'] ?? '');
     if (call.body.length > 0 && (type.includes('json') || type === '')) {
       try {
-        call.json = JSON.parse(call.body.toString('utf8'));
+        call.receivedText = call.body.toString('utf8');
+        call.json = JSON.parse(call.receivedText);
         call.receivedJson = call.json;
       } catch {
         if (type.includes('json')) throw new RenLayerError('invalid_request', 'the request body is not valid JSON');
@@ -556,7 +560,7 @@ export class Pipeline {
     return {
       // Unread (not JSON) bodies were not scanned: never stored in clear.
       request_body: policy.redacted && call.receivedJson !== undefined
-        ? redactedJsonBody(call.receivedJson, call.received, requestFindings, policy.maxBytes) : null,
+        ? redactedJsonBody(call.receivedJson, call.receivedText, requestFindings, policy.maxBytes) : null,
       response_body: policy.redacted ? call.responseStored ?? null : null,
       request_body_enc: seal('request', call.received),
       response_body_enc: seal('response', call.responseOriginal),

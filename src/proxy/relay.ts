@@ -158,8 +158,9 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
   let body = original;
   let usage: Usage | null = null;
   let parsed: unknown;
+  const text = body.toString('utf8');
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
     usage = usageFromBody(ctx.api, parsed);
   } catch {
     // Not JSON after all: forwarded unchanged, without usage.
@@ -170,7 +171,7 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
   if (parsed !== undefined && upstream.statusCode < 400) {
     // The whole answer is here: scan it before the agent sees a byte of it.
     result.findings = scan(ctx.responseDlp.dlp, responseTexts(ctx.api, parsed), 'response', ctx.responseDlp.agentId);
-    if (ctx.bodies.redacted) result.storedBody = redactedJsonBody(parsed, original, result.findings, ctx.bodies.maxBytes);
+    if (ctx.bodies.redacted) result.storedBody = redactedJsonBody(parsed, text, result.findings, ctx.bodies.maxBytes);
     const decision = decide(result.findings);
     const blocked = decision.blocked && ctx.responseDlp.enforce;
     const refusal = blocked ? null : ctx.responseDlp.judge?.(result.findings) ?? null;
@@ -190,7 +191,7 @@ async function relayJson(ctx: RelayContext, upstream: Dispatcher.ResponseData, b
   } else if (parsed !== undefined && ctx.bodies.redacted) {
     // An error answer is not judged, but may quote the request: stored redacted all the same.
     const findings = scan(ctx.responseDlp.dlp, responseTexts(ctx.api, parsed), 'response', ctx.responseDlp.agentId);
-    result.storedBody = redactedJsonBody(parsed, original, findings, ctx.bodies.maxBytes);
+    result.storedBody = redactedJsonBody(parsed, text, findings, ctx.bodies.maxBytes);
   }
   await beforeEnd(result);
   if (result.outcome === 'client_closed') return result;

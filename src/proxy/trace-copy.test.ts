@@ -15,21 +15,27 @@ const row: TraceRow = {
 
 describe('trace rows as COPY lines', () => {
   it('writes one line per row, with a field for every column', () => {
-    const line = copyLine(row);
+    const line = copyLine(row).toString();
     expect(line.endsWith('\n')).toBe(true);
     expect(line.slice(0, -1)).not.toMatch(/[\n\r]/);
     expect(line.slice(0, -1).split('\t')).toHaveLength(TRACE_COLUMNS.length);
   });
 
   it('reads a line back into the same row, for replay', () => {
-    expect(rowFromCopyLine(copyLine(row).slice(0, -1))).toEqual(row);
-    expect(rowFromCopyLine(copyLine({ ...row, policy_ids: [], rate_limit: null, stream: false }).slice(0, -1)))
+    expect(rowFromCopyLine(copyLine(row).toString().slice(0, -1))).toEqual(row);
+    expect(rowFromCopyLine(copyLine({ ...row, policy_ids: [], rate_limit: null, stream: false }).toString().slice(0, -1)))
       .toMatchObject({ policy_ids: [], rate_limit: null, stream: false });
   });
 
   it('refuses a line cut short', () => {
-    const line = copyLine(row).slice(0, -1);
+    const line = copyLine(row).toString().slice(0, -1);
     expect(rowFromCopyLine(line.slice(0, line.length - 40))).toBeNull();
     expect(rowFromCopyLine(line.slice(0, line.indexOf('[{') + 5))).toBeNull();
+  });
+
+  it('keeps every line whole across the slabs lines are written into, a line larger than a slab included', () => {
+    const rows = Array.from({ length: 400 }, (_, i) => ({ ...row, id: `tr_${i}`, request_body: 'x'.repeat(i === 150 ? 600_000 : 2_000) }));
+    const lines = rows.map((r) => copyLine(r));
+    rows.forEach((r, i) => expect(rowFromCopyLine(lines[i]!.toString().slice(0, -1))).toEqual(r));
   });
 });

@@ -50,26 +50,66 @@ function textArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }
 
-function field(kind: Kind, value: unknown): string {
-  if (value === null || value === undefined) return '\\N';
+/**
+ * Lines are encoded straight into slabs and handed out as views of them: a row waits a flush
+ * interval in the queue, long enough to outlive the young generation, and bytes off the JS heap
+ * are never copied by the collector, where a string of kilobytes per call was (together with
+ * the per-field strings and the turn's joined batch). A slab is never written twice, so a view
+ * stays valid for as long as anything holds it; a line that outgrows the room left moves, with
+ * what it has so far, to a fresh slab.
+ */
+const SLAB_BYTES = 256 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let used = 0;
+/** Where the line being written starts in the slab. */
+let lineStart = 0;
+
+function room(bytes: number): void {
+  if (used + bytes <= slab.length) return;
+  const partial = used - lineStart;
+  const next = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (partial + bytes)));
+  slab.copy(next, 0, lineStart, used);
+  slab = next;
+  lineStart = 0;
+  used = partial;
+}
+
+/** A string's UTF-8 bytes (at most three per UTF-16 unit). */
+function put(value: string): void {
+  room(value.length * 3);
+  used += slab.write(value, used);
+}
+
+function putByte(byte: number): void {
+  room(1);
+  slab[used++] = byte;
+}
+
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+const NULL_FIELD = '\\N';
+
+function putField(kind: Kind, value: unknown): void {
+  if (value === null || value === undefined) return put(NULL_FIELD);
   switch (kind) {
-    case 'text': return text(String(value));
+    case 'text': return put(text(String(value)));
     // Like JSON, which the INSERT path reads: a number that is not finite is no value.
-    case 'number': return Number.isFinite(value) ? String(value) : '\\N';
-    case 'boolean': return value ? 't' : 'f';
-    case 'json': return text(JSON.stringify(value));
-    case 'text[]': return text(textArray(value as string[]));
+    case 'number': return put(Number.isFinite(value) ? String(value) : NULL_FIELD);
+    case 'boolean': return putByte(value ? 0x74 : 0x66); // t, f
+    case 'json': return put(text(JSON.stringify(value)));
+    case 'text[]': return put(text(textArray(value as string[])));
   }
 }
 
-/** One row as a COPY text line, newline included. */
-export function copyLine(row: TraceRow): string {
-  let line = '';
+/** One row as a COPY text line, newline included: its UTF-8 bytes (a view of a slab, see above). */
+export function copyLine(row: TraceRow): Buffer {
+  lineStart = used;
   for (let i = 0; i < TRACE_COLUMNS.length; i++) {
-    if (i > 0) line += '\t';
-    line += field(KINDS[i]!, row[TRACE_COLUMNS[i]!]);
+    if (i > 0) putByte(TAB);
+    putField(KINDS[i]!, row[TRACE_COLUMNS[i]!]);
   }
-  return line + '\n';
+  putByte(NEWLINE);
+  return slab.subarray(lineStart, used);
 }
 
 const UNESCAPES: Record<string, string> = { '\\': '\\', n: '\n', r: '\r', t: '\t' };
