@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workerExecArgv } from './servers.js';
+import { tuneHeap, workerExecArgv } from './heap.js';
 
 describe('proxy worker flags', () => {
   it('adds an 8 MB young generation to the primary\u2019s flags', () => {
@@ -10,5 +10,13 @@ describe('proxy worker flags', () => {
     expect(workerExecArgv(['--max-semi-space-size=32'])).toEqual(['--max-semi-space-size=32']);
     expect(workerExecArgv([], '--max-old-space-size=512 --max-semi-space-size=16')).toEqual([]);
     expect(workerExecArgv(['--max_semi_space_size=4'])).toEqual(['--max_semi_space_size=4']);
+  });
+});
+
+describe('old generation growth', () => {
+  it('is held to 50 % past what the last full collection kept, unless the operator chose', () => {
+    expect(tuneHeap(['--heap-growing-percent=80'], '')).toBeNull();
+    expect(tuneHeap(['--heap_growing_percent=80'], '')).toBeNull();
+    expect(tuneHeap(['--max-old-space-size=512'], '')).toBe('--heap-growing-percent=50');
   });
 });

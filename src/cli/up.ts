@@ -4,6 +4,7 @@ import { createAgent } from '../store/agents.js';
 import { addOperator } from '../store/operators.js';
 import { createTenant, findTenantByName } from '../store/tenants.js';
 import type { Command } from './command.js';
+import { tuneHeap } from './heap.js';
 import { stopOnSignal } from './lifecycle.js';
 import { loadRuntime, openServerDatabase } from './runtime.js';
 
@@ -58,6 +59,7 @@ export const upCommand: Command = {
   options: { 'no-migrate': { type: 'boolean', description: 'do not apply schema migrations at start' } },
   async run(args) {
     const rt = loadRuntime(null);
+    tuneHeap();
     const [{ startApi }, { migrate }, { startMockUpstream, mockOptionsFromEnv }, { startProxy }] = await Promise.all([
       import('../api/app.js'), import('../db/migrate.js'), import('../mock/server.js'), import('../proxy/server.js'),
     ]);
