@@ -404,3 +404,40 @@ describe('redactJson', () => {
     expect(redactJson('a secret', [{ class: 'x.y', location: { path: '$', start: 2, end: 8 } }])).toBe('a [REDACTED:x.y]');
   });
 });
+
+describe('texts scanned lately', () => {
+  const long = (secret: string) => `${'The customer wrote in about their last order and asked for a refund. '.repeat(6)}Card: ${secret}. Mail ${EMAIL}.`;
+
+  it('answers a text seen before exactly as a scan would, wherever it sits in the request', () => {
+    const text = long(CARD);
+    const first = scan(BUILTINS, [part(text, '$.messages[0].content')], 'request', 'agt_a', { remember: true });
+    const again = scan(BUILTINS, [part(text, '$.messages[3].content')], 'request', 'agt_a', { remember: true });
+    const fresh = scan(BUILTINS, [part(text, '$.messages[3].content')], 'request', 'agt_a');
+    expect(classesOf(first)).toEqual(['payment.credit_card', 'pii.email']);
+    expect(again).toEqual(fresh);
+    expect(again.map((f) => f.location.path)).toEqual(['$.messages[3].content', '$.messages[3].content']);
+  });
+
+  it('keeps apart what another agent, direction or configuration would find in the same text', () => {
+    const text = long(CARD);
+    const config = { ...EMPTY, overrides: { 'payment.credit_card': { disabledAgents: ['agt_b'] } } };
+    const compiled = compileDlp(config, 'salt');
+    expect(classesOf(scan(compiled, [part(text)], 'request', 'agt_a', { remember: true }))).toEqual(['payment.credit_card', 'pii.email']);
+    expect(classesOf(scan(compiled, [part(text)], 'request', 'agt_b', { remember: true }))).toEqual(['pii.email']);
+    // The card allowed: a new compile of the tenant's configuration finds it no more.
+    const allowing = compileDlp({ ...config, allow: [{ class: 'payment.credit_card', value: CARD }] }, 'salt');
+    expect(classesOf(scan(allowing, [part(text)], 'request', 'agt_a', { remember: true }))).toEqual(['pii.email']);
+    const perDirection = compileDlp({ ...EMPTY, patterns: [custom({ name: 'emp', type: 'regex', pattern: 'EMP-[0-9]{6}', appliesTo: 'response' })] }, 'salt');
+    const withEmp = `${text} EMP-123456`;
+    expect(classesOf(scan(perDirection, [part(withEmp)], 'response', null, { remember: true }))).toContain('custom.emp');
+    expect(classesOf(scan(perDirection, [part(withEmp)], 'request', null, { remember: true }))).not.toContain('custom.emp');
+  });
+
+  it('hands out findings no caller can change for the next one', () => {
+    const text = long(CARD);
+    const [f] = scan(BUILTINS, [part(text)], 'request', 'agt_c', { remember: true });
+    expect(() => { (f as { action: string }).action = 'record'; }).toThrow(TypeError);
+    expect(() => { (f!.location as { start: number }).start = 0; }).toThrow(TypeError);
+    expect(scan(BUILTINS, [part(text)], 'request', 'agt_c', { remember: true })[0]).toEqual(scan(BUILTINS, [part(text)], 'request', 'agt_c')[0]);
+  });
+});

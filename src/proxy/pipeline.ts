@@ -276,7 +276,7 @@ export class Pipeline {
     const texts = call.normalized?.texts;
     if (!texts || texts.length === 0) return;
     const started = performance.now();
-    call.findings = scan(call.tenant!.dlp, texts, 'request', call.agent!.id);
+    call.findings = scan(call.tenant!.dlp, texts, 'request', call.agent!.id, { remember: true });
     this.deps.metrics.dlpScan.observe((performance.now() - started) / 1000);
   }
 
