@@ -10,7 +10,10 @@
 // 2. Throughput: ~16 MB of realistic agent traffic (mostly clean prose, chat, logs, JSON and
 //    code, about one chunk in ten carrying a finding from the corpus), in chunks of 1–8 KB each
 //    scanned as one text, as the proxy scans one message; warmed up first; the median of 3 passes.
-// 3. Hostile inputs: 1 MB texts built to stress regex engines; milliseconds each.
+// 3. A conversation sent again: the first ~50 KB of that traffic as the messages of one request,
+//    scanned as the proxy scans a request it has seen the texts of before (looked up by digest),
+//    against scanning them; microseconds per request, the median of 5 runs of 200.
+// 4. Hostile inputs: 1 MB texts built to stress regex engines; milliseconds each.
 // Results: bench/results/<YYYY-MM-DD>-dlp.json. Exit 1 when a target is missed (the JSON is
 // still written).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -69,7 +72,31 @@ const throughput = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// 3. Hostile inputs
+// 3. A conversation sent again
+
+const conversation = [];
+for (let i = 0, chars = 0; chars < 50_000 && i < chunks.length; chars += chunks[i].length, i++) {
+  conversation.push({ path: `$.messages[${i}].content`, text: chunks[i], kind: 'message' });
+}
+function microsPerRequest(remember) {
+  const runs = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 200; i++) scan(compiled, conversation, 'request', 'agt_bench', { remember });
+    runs.push(Number(process.hrtime.bigint() - t0) / 1e3 / 200);
+  }
+  return Number(runs.sort((a, b) => a - b)[2].toFixed(1));
+}
+scan(compiled, conversation, 'request', 'agt_bench', { remember: true });
+const repeat = {
+  messages: conversation.length,
+  chars: conversation.reduce((n, p) => n + p.text.length, 0),
+  scannedMicros: microsPerRequest(false),
+  seenBeforeMicros: microsPerRequest(true),
+};
+
+// ---------------------------------------------------------------------------------------------
+// 4. Hostile inputs
 
 const MB = 1_000_000;
 const fill = (unit) => unit.repeat(Math.ceil(MB / unit.length)).slice(0, MB);
@@ -149,6 +176,7 @@ lines.push(`${'total'.padEnd(26)} ${String(t.expected).padStart(4)} ${String(t.p
 lines.push('');
 lines.push(`Throughput: ${throughput.mbPerSecond} MB/s (median of ${passes.map((p) => p.toFixed(1)).join(', ')}) over ${(totalBytes / 1e6).toFixed(1)} MB in ${chunks.length} chunks of 1–8 KB, ${throughput.chunksWithFindings} with findings`);
 if (throughput.mbPerSecond < TARGETS.mbPerSecond) missed.push(`throughput ${throughput.mbPerSecond} MB/s`);
+lines.push(`A conversation sent again (${repeat.messages} messages, ${repeat.chars} characters): ${repeat.scannedMicros} µs scanned, ${repeat.seenBeforeMicros} µs with every text seen before`);
 lines.push('');
 lines.push('Hostile 1 MB inputs (slowest of 3):');
 for (const [name, h] of Object.entries(hostile)) {
@@ -187,6 +215,7 @@ const result = {
     totals: { ...t, precision: Number(t.precision.toFixed(4)), recall: Number(t.recall.toFixed(4)), exactRate: Number(t.exactRate.toFixed(4)) },
   },
   throughput,
+  repeat,
   hostile,
   dense,
   missed,

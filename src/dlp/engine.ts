@@ -3,7 +3,7 @@
  * change, and a pure scan of the normalised texts of a request or response. No I/O here; the
  * proxy, the stream scanner and `renlayer dlp scan` all call these functions.
  */
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import RE2 from 're2';
 import { RenLayerError } from '../core/errors.js';
 import type { TextPart } from '../dialects/types.js';
@@ -328,25 +328,25 @@ function scanText(compiled: CompiledDlp, text: string, path: string, direction: 
 /**
  * Texts scanned lately, with their findings. An agent sends its whole conversation on every
  * turn — system prompt, tool definitions, every earlier message — so most of a request's text
- * was scanned on an earlier call, and looking a text up costs a hash of it where scanning costs
- * a pass of every prefilter Set (about 15 µs per KB with every built-in on). Exact by
- * construction: the key is the whole text with the compiled set it was scanned with (a tenant's
- * detectors, overrides, allow list, actions and salt; a configuration change compiles a new
- * one), the direction and the agent, so a hit is what scanning would return, and no tenant can
- * reach another's entries. Short texts scan faster than they hash twice and are not kept.
- * Bounded by the characters kept, least recently used first out.
+ * was scanned on an earlier call, and looking a text up costs a SHA-256 of it where scanning
+ * costs a pass of every prefilter Set (about 15 µs per KB with every built-in on). Exact: the key
+ * is the text's digest with the compiled set it was scanned with (a tenant's detectors,
+ * overrides, allow list, actions and salt; a configuration change compiles a new one), the
+ * direction and the agent, so a hit is what scanning would return and no tenant reaches
+ * another's entries. Only digests are kept, never the texts: prompts do not linger in memory,
+ * and SHA-256 leaves no collision to craft. Short texts scan faster than they hash and are not
+ * kept. Bounded in entries, least recently used first out.
  */
 const RECENT_MIN_CHARS = 256;
-const RECENT_MAX_CHARS = 4 * 1024 * 1024;
+const RECENT_MAX_ENTRIES = 50_000;
 const recent = new Map<string, readonly Finding[]>();
-let recentChars = 0;
 const compiledIds = new WeakMap<CompiledDlp, number>();
 let lastCompiledId = 0;
 
 function recentFindings(compiled: CompiledDlp, text: string, path: string, direction: Direction, agentId: string | null): readonly Finding[] {
   let id = compiledIds.get(compiled);
   if (id === undefined) compiledIds.set(compiled, (id = ++lastCompiledId));
-  const key = `${id}\u0000${direction}\u0000${agentId ?? ''}\u0000${text}`;
+  const key = `${id}:${direction}:${agentId ?? ''}:${createHash('sha256').update(text).digest('base64')}`;
   const hit = recent.get(key);
   if (hit) {
     recent.delete(key);
@@ -356,12 +356,7 @@ function recentFindings(compiled: CompiledDlp, text: string, path: string, direc
   const found = scanText(compiled, text, path, direction, agentId);
   for (const f of found) Object.freeze(Object.freeze(f).location);
   recent.set(key, found);
-  recentChars += key.length;
-  for (const [oldest] of recent) {
-    if (recentChars <= RECENT_MAX_CHARS) break;
-    recent.delete(oldest);
-    recentChars -= oldest.length;
-  }
+  if (recent.size > RECENT_MAX_ENTRIES) recent.delete(recent.keys().next().value!);
   return found;
 }
 
