@@ -354,6 +354,20 @@ describe('bodies on the trace', () => {
     expect(row.response_body_enc).toBeNull();
   });
 
+  it('keeps no request body for a call refused before its scan: nothing unscanned is stored in clear', async () => {
+    const a = await tenantStoring('redacted');
+    await t.db.query(`INSERT INTO renlayer.rate_limits (id, tenant_id, scope, dimension, "window", limit_value) VALUES ($1, $2, 'per_tenant', 'requests', 'minute', 1)`,
+      [`lim_${a.agent.id}`, a.tenant.id]);
+    // Applied within a second: once the limit is loaded, the second call of the minute is refused.
+    let row: Record<string, unknown> = {};
+    await eventually(async () => {
+      row = await echoed(a.key);
+      return row.reason === 'rate_limit_exceeded';
+    }, 5_000, 100);
+    expect(row).toMatchObject({ status: 'DENIED', http_status: 429, request_body: null });
+    expect(JSON.stringify(row)).not.toContain(SSN);
+  });
+
   it('stores a streamed answer as its redacted text per stream', async () => {
     const a = await tenantStoring('redacted');
     const row = await echoed(a.key, true);

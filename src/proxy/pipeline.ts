@@ -60,8 +60,10 @@ interface Call {
   json: unknown;
   /** The body as the agent sent it, parsed: request findings' paths and offsets refer to it. */
   receivedJson: unknown;
-  /** Its text, as decoded to be parsed. */
+  /** Its text, as decoded to be parsed; dropped once the request is scanned. */
   receivedText: string;
+  /** The request body as the trace keeps it; set once the body is scanned (see scanRequest). */
+  requestStored?: string;
   /** What the trace keeps of the bodies, decided once per call (see bodies.ts). */
   bodies?: BodyPolicy;
   responseStored?: string;
@@ -271,13 +273,23 @@ export class Pipeline {
     return { tenantId: call.tenant!.id, agentId: call.agent!.id, keyId: call.key!.id, user: call.user };
   }
 
-  /** Request DLP scan (SPEC §3 step 5): findings first, so that policies can match on them. */
+  /**
+   * Request DLP scan (SPEC §3 step 5): findings first, so that policies can match on them. The
+   * body the trace keeps is fixed here, redacted by these findings: a call refused before this
+   * point (a limit, a bad header) keeps none, since nothing unscanned is stored in clear.
+   */
   private scanRequest(call: Call): void {
     const texts = call.normalized?.texts;
-    if (!texts || texts.length === 0) return;
-    const started = performance.now();
-    call.findings = scan(call.tenant!.dlp, texts, 'request', call.agent!.id, { remember: true });
-    this.deps.metrics.dlpScan.observe((performance.now() - started) / 1000);
+    if (texts && texts.length > 0) {
+      const started = performance.now();
+      call.findings = scan(call.tenant!.dlp, texts, 'request', call.agent!.id, { remember: true });
+      this.deps.metrics.dlpScan.observe((performance.now() - started) / 1000);
+    }
+    const policy = this.bodies(call);
+    if (policy.redacted && call.receivedJson !== undefined) {
+      call.requestStored = redactedJsonBody(call.receivedJson, call.receivedText, call.findings, policy.maxBytes);
+    }
+    call.receivedText = '';
   }
 
   /**
@@ -554,13 +566,10 @@ export class Pipeline {
   /** The trace's body columns (SPEC §9): redacted always, originals sealed when the tenant keeps them. */
   private storedBodies(call: Call, tenant: TenantEntry): Pick<TraceRow, 'request_body' | 'response_body' | 'request_body_enc' | 'response_body_enc'> {
     const policy = this.bodies(call);
-    const requestFindings = call.findings.filter((f) => f.direction === 'request');
     const seal = (direction: 'request' | 'response', raw: Buffer | undefined) =>
       policy.sealKey && raw && raw.length > 0 ? sealedBody(policy.sealKey, tenant.id, call.traceId, direction, raw, policy.maxBytes) : null;
     return {
-      // Unread (not JSON) bodies were not scanned: never stored in clear.
-      request_body: policy.redacted && call.receivedJson !== undefined
-        ? redactedJsonBody(call.receivedJson, call.receivedText, requestFindings, policy.maxBytes) : null,
+      request_body: call.requestStored ?? null,
       response_body: policy.redacted ? call.responseStored ?? null : null,
       request_body_enc: seal('request', call.received),
       response_body_enc: seal('response', call.responseOriginal),
