@@ -330,23 +330,29 @@ function scanText(compiled: CompiledDlp, text: string, path: string, direction: 
  * turn — system prompt, tool definitions, every earlier message — so most of a request's text
  * was scanned on an earlier call, and looking a text up costs a SHA-256 of it where scanning
  * costs a pass of every prefilter Set (about 15 µs per KB with every built-in on). Exact: the key
- * is the text's digest with the compiled set it was scanned with (a tenant's detectors,
- * overrides, allow list, actions and salt; a configuration change compiles a new one), the
- * direction and the agent, so a hit is what scanning would return and no tenant reaches
- * another's entries. Only digests are kept, never the texts: prompts do not linger in memory,
- * and SHA-256 leaves no collision to craft. Short texts scan faster than they hash and are not
- * kept. Bounded in entries, least recently used first out.
+ * is the digest of the text's UTF-16 code units (so no two strings share one) with the compiled
+ * set it was scanned with (a tenant's detectors, overrides, allow list, actions and salt; any
+ * reload of the tenant compiles a new one), the direction and the agent, so a hit is what
+ * scanning would return and no tenant reaches another's entries. Only digests are kept, never
+ * the texts: prompts do not linger in memory, and SHA-256 leaves no collision to craft. Short
+ * texts scan faster than they hash and are not kept, nor are texts dense with findings. Bounded
+ * in entries and in findings held (a few MB at most), least recently used first out.
  */
 const RECENT_MIN_CHARS = 256;
-const RECENT_MAX_ENTRIES = 50_000;
+const RECENT_MAX_ENTRIES = 20_000;
+const RECENT_MAX_FINDINGS = 20_000;
+/** A text with more findings than this is scanned every time rather than held. */
+const RECENT_MAX_FINDINGS_PER_TEXT = 64;
+const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
 const recent = new Map<string, readonly Finding[]>();
+let recentFindingsHeld = 0;
 const compiledIds = new WeakMap<CompiledDlp, number>();
 let lastCompiledId = 0;
 
 function recentFindings(compiled: CompiledDlp, text: string, path: string, direction: Direction, agentId: string | null): readonly Finding[] {
   let id = compiledIds.get(compiled);
   if (id === undefined) compiledIds.set(compiled, (id = ++lastCompiledId));
-  const key = `${id}:${direction}:${agentId ?? ''}:${createHash('sha256').update(text).digest('base64')}`;
+  const key = `${id}:${direction}:${agentId ?? ''}:${createHash('sha256').update(text, 'utf16le').digest('base64')}`;
   const hit = recent.get(key);
   if (hit) {
     recent.delete(key);
@@ -354,9 +360,15 @@ function recentFindings(compiled: CompiledDlp, text: string, path: string, direc
     return hit;
   }
   const found = scanText(compiled, text, path, direction, agentId);
+  if (found.length > RECENT_MAX_FINDINGS_PER_TEXT) return found;
   for (const f of found) Object.freeze(Object.freeze(f).location);
-  recent.set(key, found);
-  if (recent.size > RECENT_MAX_ENTRIES) recent.delete(recent.keys().next().value!);
+  recent.set(key, found.length === 0 ? NO_FINDINGS : found);
+  recentFindingsHeld += found.length;
+  for (const [oldest, held] of recent) {
+    if (recent.size <= RECENT_MAX_ENTRIES && recentFindingsHeld <= RECENT_MAX_FINDINGS) break;
+    recent.delete(oldest);
+    recentFindingsHeld -= held.length;
+  }
   return found;
 }
 
