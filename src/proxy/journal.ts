@@ -1,6 +1,7 @@
 import { close, closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from '../core/process.js';
+import { joinedBytes } from './trace-copy.js';
 
 /**
  * The trace journal: append-only segment files in the spool directory, one line per trace (its
@@ -21,18 +22,6 @@ const NEWLINE = Buffer.from('\n');
 const SEGMENT_BYTES = 64 * 1024 * 1024;
 
 const SEGMENT_RE = /^traces-(\d+)-(\d+)\.journal$/;
-
-/** The lines as one buffer: a view over them when they lie one after another in memory (see copyLine), a copy otherwise. */
-function joinedBytes(lines: Buffer[]): Buffer {
-  const first = lines[0]!;
-  let end = first.byteOffset + first.length;
-  for (let i = 1; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (l.buffer !== first.buffer || l.byteOffset !== end) return Buffer.concat(lines);
-    end += l.length;
-  }
-  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
-}
 
 export class Journal {
   private fd: number | null = null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyLine, rowFromCopyLine, TRACE_COLUMNS } from './trace-copy.js';
+import { copyLine, joinedBytes, rowFromCopyLine, TRACE_COLUMNS } from './trace-copy.js';
 import type { TraceRow } from './traces.js';
 
 const row: TraceRow = {
@@ -34,8 +34,22 @@ describe('trace rows as COPY lines', () => {
   });
 
   it('keeps every line whole across the slabs lines are written into, a line larger than a slab included', () => {
-    const rows = Array.from({ length: 400 }, (_, i) => ({ ...row, id: `tr_${i}`, request_body: 'x'.repeat(i === 150 ? 600_000 : 2_000) }));
+    // Multi-byte text (2 and 4 bytes per character in UTF-8) makes lines of every length cross the slab ends.
+    const rows = Array.from({ length: 400 }, (_, i) => ({ ...row, id: `tr_${i}`, request_body: `${'é😀x'.repeat(i % 7)}${'x'.repeat(i === 150 ? 600_000 : 2_000 + i)}` }));
     const lines = rows.map((r) => copyLine(r));
     rows.forEach((r, i) => expect(rowFromCopyLine(lines[i]!.toString().slice(0, -1))).toEqual(r));
+  });
+
+  it('joins lines lying one after another without copying them, and copies lines that do not', () => {
+    const slab = Buffer.from('one\ntwo\nthree\n');
+    const [one, two, three] = [slab.subarray(0, 4), slab.subarray(4, 8), slab.subarray(8)];
+    const joined = joinedBytes([one!, two!, three!]);
+    const apart = joinedBytes([one!, three!]);
+    expect(joined.toString()).toBe('one\ntwo\nthree\n');
+    expect(apart.toString()).toBe('one\nthree\n');
+    // A view shares the slab's bytes; a copy does not.
+    slab[0] = 0x4f; // 'O'
+    expect(joined.toString()).toBe('One\ntwo\nthree\n');
+    expect(apart.toString()).toBe('one\nthree\n');
   });
 });

@@ -64,6 +64,7 @@ let used = 0;
 /** Where the line being written starts in the slab. */
 let lineStart = 0;
 
+/** Makes room for `bytes` more in the slab, moving the line begun so far to a fresh one if need be. */
 function room(bytes: number): void {
   if (used + bytes <= slab.length) return;
   const partial = used - lineStart;
@@ -74,9 +75,9 @@ function room(bytes: number): void {
   used = partial;
 }
 
-/** A string's UTF-8 bytes (at most three per UTF-16 unit). */
+/** A string's UTF-8 bytes: at most three per UTF-16 unit, counted exactly only when that bound does not fit. */
 function put(value: string): void {
-  room(value.length * 3);
+  if (used + value.length * 3 > slab.length) room(Buffer.byteLength(value));
   used += slab.write(value, used);
 }
 
@@ -99,6 +100,21 @@ function putField(kind: Kind, value: unknown): void {
     case 'json': return put(text(JSON.stringify(value)));
     case 'text[]': return put(text(textArray(value as string[])));
   }
+}
+
+/**
+ * Lines as one buffer: a view over them when they lie one after another in a slab (as the lines
+ * of one turn mostly do), a copy otherwise.
+ */
+export function joinedBytes(lines: readonly Buffer[]): Buffer {
+  const first = lines[0]!;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l.buffer !== first.buffer || l.byteOffset !== end) return Buffer.concat(lines);
+    end += l.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 /** One row as a COPY text line, newline included: its UTF-8 bytes (a view of a slab, see above). */

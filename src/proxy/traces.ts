@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { RenLayerError } from '../core/errors.js';
 import { isRetryableError, type Database } from '../db/database.js';
 import { Journal, type Segment } from './journal.js';
-import { COPY_TRACES, copyLine, headerColumns, JOURNAL_HEADER, rowFromCopyLine, TRACE_COLUMNS } from './trace-copy.js';
+import { COPY_TRACES, copyLine, headerColumns, joinedBytes, JOURNAL_HEADER, rowFromCopyLine, TRACE_COLUMNS } from './trace-copy.js';
 
 /** One row of renlayer.traces; every column present (jsonb_populate_recordset ignores defaults). */
 export interface TraceRow {
@@ -222,7 +222,7 @@ export class TraceWriter {
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, this.batchRows);
       const written = this.copy
-        ? await this.copyNew(Buffer.concat(batch.map((p) => p.line as Buffer)))
+        ? await this.copyNew(joinedBytes(batch.map((p) => p.line as Buffer)))
         : await this.store(batch.map((p) => p.line as string));
       if (this.outage) return;
       // Not written: the queue was dropped for the journal's replay (below), or re-encoded for the INSERT.
@@ -337,8 +337,9 @@ export class TraceWriter {
       'database unreachable (or refusing for now); traces go to the journal until it takes them');
     this.outage = true;
     this.lastRetry = Date.now();
-    // Everything else queued is already on disk; from now on the journal is the only copy.
-    this.queue = this.queue.filter((p) => p.segment === null);
+    // Everything else queued is already on disk; from now on the journal is the only copy. What
+    // stays gets bytes of its own, rather than keep a whole slab alive for the outage.
+    this.queue = this.queue.filter((p) => p.segment === null).map((p) => ({ ...p, line: typeof p.line === 'string' ? p.line : Buffer.from(p.line) }));
     this.replayFromDisk();
   }
 
