@@ -15,8 +15,11 @@ describe('proxy worker flags', () => {
 
 describe('old generation growth', () => {
   it('is held to 50 % past what the last full collection kept, unless the operator chose', () => {
-    expect(tuneHeap(['--heap-growing-percent=80'], '')).toBeNull();
-    expect(tuneHeap(['--heap_growing_percent=80'], '')).toBeNull();
-    expect(tuneHeap(['--max-old-space-size=512'], '')).toBe('--heap-growing-percent=50');
+    const set: string[] = [];
+    expect(tuneHeap(['--heap-growing-percent=80'], (f) => set.push(f))).toBeNull();
+    expect(tuneHeap(['--heap_growing_percent=80'], (f) => set.push(f))).toBeNull();
+    expect(set).toEqual([]);
+    expect(tuneHeap(['--max-old-space-size=512'], (f) => set.push(f))).toBe('--heap-growing-percent=50');
+    expect(set).toEqual(['--heap-growing-percent=50']);
   });
 });

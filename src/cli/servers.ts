@@ -66,7 +66,6 @@ export const proxyCommand: Command = {
   },
 };
 
-
 /** The primary of a multi-worker proxy: migrates once, forks, restarts a worker that dies. */
 async function runPrimary(log: import('pino').Logger, workers: number, runMigrations: boolean, redisUrl: string | undefined): Promise<number> {
   if (runMigrations) {
