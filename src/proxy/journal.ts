@@ -218,7 +218,6 @@ export class Journal {
     return lines.filter((l) => l !== '');
   }
 
-
   /** At shutdown: synced on the spot, the process may exit next. */
   close(): void {
     this.writeBatch();

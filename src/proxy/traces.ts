@@ -80,6 +80,11 @@ interface Pending {
   segment: Segment | null;
 }
 
+/** A queued row as the INSERT's JSON (a COPY line from copyLine always reads back whole). */
+function queuedJson(p: Pending): string {
+  return typeof p.line === 'string' ? p.line : insertJson(p.line.toString())!;
+}
+
 export interface TraceWriterOptions {
   spoolDir: string;
   maxJournalBytes: number;
@@ -298,12 +303,11 @@ export class TraceWriter {
         // one, over its socket). The queue stays, as the INSERT's JSON.
         this.copy = false;
         this.log.info('the database does not take COPY; trace rows are inserted');
-        // Queued lines came from copyLine: each reads back whole.
-        for (const p of this.queue) p.line = insertJson(p.line.toString())!;
+        for (const p of this.queue) p.line = queuedJson(p);
         return false;
       }
       this.log.warn({ err: (err as Error).message }, 'the database refused a COPY of trace rows; writing them from the journal');
-      const unjournalled = this.queue.filter((p) => p.segment === null).map((p) => insertJson(p.line.toString())!);
+      const unjournalled = this.queue.filter((p) => p.segment === null).map(queuedJson);
       this.queue = [];
       this.replayFromDisk();
       if (unjournalled.length > 0) await this.store(unjournalled);
