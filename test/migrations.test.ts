@@ -13,6 +13,12 @@ import { baseEnv, runCli, startServer, type Running } from './helpers/processes.
 
 let t: TestDatabase;
 
+/** What a migration from empty applies and records, and the version it ends at. */
+const MIGRATIONS = loadMigrations();
+const ALL = MIGRATIONS.map((m) => `${String(m.version).padStart(3, '0')}_${m.name}`);
+const RECORDED = MIGRATIONS.map((m) => ({ version: m.version, name: m.name }));
+const LATEST = MIGRATIONS.at(-1)!.version;
+
 const TABLES = [
   'tenants', 'operators', 'memberships', 'otp_codes', 'refresh_tokens', 'agents', 'api_keys', 'policies',
   'policy_versions', 'dlp_detector_overrides', 'dlp_patterns', 'dlp_allow_list', 'rate_limits', 'model_prices',
@@ -59,12 +65,13 @@ async function insertTrace(tenantId: string, startedAt: string): Promise<{ id: s
 }
 
 describe('migrate', () => {
-  it('applies 001_initial to an empty database and creates every table the schema promises', async () => {
+  it('applies every migration to an empty database and creates every table the schema promises', async () => {
     await dropSchema();
     const result = await migrate(t.db);
-    expect(result.applied).toEqual(['001_initial']);
-    expect(result.version).toBe(1);
-    expect(await recorded()).toEqual([{ version: 1, name: 'initial' }]);
+    expect(result.applied).toEqual(ALL);
+    expect(ALL.slice(0, 2)).toEqual(['001_initial', '002_trace_bodies_lz4']);
+    expect(result.version).toBe(LATEST);
+    expect(await recorded()).toEqual(RECORDED);
     expect(await missingTables()).toEqual([]);
 
     // traces is partitioned by day, and today's partition exists.
@@ -80,8 +87,8 @@ describe('migrate', () => {
   it('applies nothing when run again', async () => {
     await migrate(t.db);
     const again = await migrate(t.db);
-    expect(again).toEqual({ applied: [], version: 1 });
-    expect(await recorded()).toHaveLength(1);
+    expect(again).toEqual({ applied: [], version: LATEST });
+    expect(await recorded()).toHaveLength(ALL.length);
   });
 
   it('lets two `renlayer migrate` processes run at once: both succeed, the migration is recorded once', async () => {
@@ -89,9 +96,9 @@ describe('migrate', () => {
     const [a, b] = await Promise.all([runCli(['migrate', '--json'], cliEnv()), runCli(['migrate', '--json'], cliEnv())]);
     for (const r of [a, b]) {
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ version: 1 });
+      expect(JSON.parse(r.stdout)).toEqual({ version: LATEST });
     }
-    expect(await recorded()).toEqual([{ version: 1, name: 'initial' }]);
+    expect(await recorded()).toEqual(RECORDED);
     expect(await missingTables()).toEqual([]);
   }, 60_000);
 
@@ -100,11 +107,11 @@ describe('migrate', () => {
     const pools = [openPostgres({ connectionString: t.url, max: 2 }), openPostgres({ connectionString: t.url, max: 2 })];
     try {
       const results = await Promise.all(pools.map((db) => migrate(db)));
-      expect(results.map((r) => r.applied).sort()).toEqual([[], ['001_initial']]);
+      expect(results.map((r) => r.applied).sort()).toEqual([[], ALL]);
     } finally {
       await Promise.all(pools.map((db) => db.close()));
     }
-    expect(await recorded()).toEqual([{ version: 1, name: 'initial' }]);
+    expect(await recorded()).toEqual(RECORDED);
     expect(await missingTables()).toEqual([]);
   });
 
@@ -154,7 +161,7 @@ describe('renlayer migrate next to a running embedded server', () => {
     api = await startServer(['api', '--no-migrate'], env, 'Platform API listening', 90_000);
     const r = await runCli(['migrate', '--json'], { ...env, RENLAYER_LOG_LEVEL: 'warn' });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ version: 1 });
+    expect(JSON.parse(r.stdout)).toEqual({ version: LATEST });
     // And the schema is there for the next admin command, through the same server.
     const tenant = await runCli(['tenant', 'create', '--name', 'after-migrate', '--json'], { ...env, RENLAYER_LOG_LEVEL: 'warn' });
     expect(tenant.code, tenant.stderr).toBe(0);
@@ -232,6 +239,31 @@ describe('what the schema enforces', () => {
     expect(again.rows[0]?.n).toBe(0);
     const tenant = await createTenant(t.db, `partitions-${process.pid}`);
     expect((await insertTrace(tenant.id, '2090-01-02T12:00:00Z')).partition).toBe('renlayer.traces_20900102');
+  });
+
+  it('compresses trace bodies with lz4 where the server has it (pglz otherwise), in every partition, old and new', async () => {
+    const offered = await t.db.query<{ lz4: boolean }>(
+      `SELECT 'lz4' = ANY (enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`);
+    const lz4 = offered.rows[0]?.lz4 === true;
+    await t.db.query(`SELECT renlayer.ensure_trace_partitions('2092-03-01', 1)`);
+    const columns = await t.db.query<{ rel: string; col: string; method: string }>(
+      `SELECT c.relname AS rel, a.attname AS col, a.attcompression::text AS method
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        WHERE a.attrelid IN (SELECT 'renlayer.traces'::regclass UNION ALL
+                             SELECT inhrelid FROM pg_inherits WHERE inhparent = 'renlayer.traces'::regclass)
+          AND a.attname IN ('request_body', 'response_body', 'request_body_enc', 'response_body_enc')`);
+    const rels = new Set(columns.rows.map((r) => r.rel));
+    expect(rels).toContain('traces_default');
+    expect(rels).toContain('traces_20920301');
+    expect(columns.rows.length).toBe(rels.size * 4);
+    for (const r of columns.rows) expect(r.method, `${r.rel}.${r.col}`).toBe(lz4 ? 'l' : '');
+    // A body large enough to be compressed is, with that method.
+    const tenant = await createTenant(t.db, `lz4-${process.pid}`);
+    const { id } = await insertTrace(tenant.id, '2092-03-01T12:00:00Z');
+    await t.db.query(`UPDATE renlayer.traces SET request_body = repeat('Summarise this conversation. ', 400) WHERE id = $1`, [id]);
+    const stored = await t.db.query<{ method: string | null }>(
+      'SELECT pg_column_compression(request_body) AS method FROM renlayer.traces WHERE id = $1', [id]);
+    expect(stored.rows[0]?.method).toBe(lz4 ? 'lz4' : 'pglz');
   });
 
   it('stores a trace for a day without a partition in the default partition instead of failing', async () => {
