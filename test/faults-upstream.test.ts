@@ -161,6 +161,32 @@ async function lingeringUpstream(): Promise<string> {
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
+/**
+ * An OpenAI-style upstream that sends its stream's headers at once and its events only when told
+ * (a model slow to its first token).
+ */
+async function pausedUpstream(): Promise<{ url: string; release: () => void }> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      void released.then(() => {
+        const chunk = { id: 'chatcmpl-paused', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { role: 'assistant', content: 'At last' }, finish_reason: 'stop' }] };
+        res.end(`data: ${JSON.stringify(chunk)}\n\ndata: [DONE]\n\n`);
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  closers.push(() => {
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, release };
+}
+
 describe('upstream refusing connections', () => {
   it('answers 502 upstream_unavailable in the OpenAI shape and traces it', async () => {
     const upstream = `http://127.0.0.1:${await closedPort()}`;
@@ -226,6 +252,23 @@ describe('upstream breaking off an answer', () => {
     expect(data.at(-1)).toBe('[DONE]');
     expect(JSON.parse(data[0]!).choices[0].delta.content).toBe('Hello');
     expect(await traceRow(r.traceId)).toMatchObject({ status: 'ALLOWED', reason: null, stream: true, http_status: 200 });
+  });
+
+  it('gives the agent the response headers while the upstream is still to send its first event', async () => {
+    const upstream = await pausedUpstream();
+    const a = await tenantWithAgent(t.db, { upstream: upstream.url });
+    // fetch settles on the headers: the upstream sends no event until it has.
+    const res = await fetch(proxy.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${a.key}` },
+      body: JSON.stringify({ ...chat, stream: true }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    upstream.release();
+    const data = dataLines(await res.text());
+    expect(JSON.parse(data[0]!).choices[0].delta.content).toBe('At last');
+    expect(data.at(-1)).toBe('[DONE]');
   });
 
   it('ends an Anthropic stream with event: error, traced as upstream_error', async () => {

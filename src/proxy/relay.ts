@@ -245,7 +245,14 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   const result: RelayResult = { outcome: 'complete', bytes: 0, usage: null, stream: true, findings: [], dlpBlocked: false };
   // The body may be rewritten (usage chunk removed), so its length is the transfer's business.
   res.writeHead(upstream.statusCode, agentResponseHeaders(upstream.headers, false));
-  res.flushHeaders();
+  // The headers go out with the first event when it came with them (one write, as the upstream
+  // sent them; flushed on their own they made the agent's first byte wait for a second write),
+  // and on their own at the end of this turn otherwise, so an agent waiting for a slow first
+  // token, or for text held back, has its response at once.
+  let wrote = false;
+  setImmediate(() => {
+    if (!wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
+  });
   const parser = new SseParser();
   const { dlp, enforce, judge: policies } = ctx.responseDlp;
   const scanner = new StreamScanner(dlp, ctx.responseDlp.agentId, STREAM_WINDOW, ctx.bodies.redacted ? ctx.bodies.maxBytes : 0,
@@ -283,6 +290,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       if (h.final && !withFinal) return;
       if (!all && !h.deltas.every((d) => d.end <= scanner.releasable(d.key))) return;
       held.shift();
+      wrote = true;
       await writeOrWait(res, redactEvent(scanner, h));
     }
   };
