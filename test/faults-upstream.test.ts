@@ -3,7 +3,7 @@
  * connections, an upstream that never answers, one that breaks off mid-answer, an agent that
  * goes away mid-stream, fallback upstreams. Each asserts what the agent sees and what is traced.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockServer } from '../src/mock/server.js';
@@ -126,14 +126,11 @@ async function watchedUpstream(): Promise<{ url: string; conns: Watched[] }> {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, conns };
 }
 
-/** An upstream that answers every request with `status`. */
-async function failingUpstream(status: number): Promise<string> {
+/** An upstream on its own port that answers each request, once read whole, with `answer`; closed after the file. */
+async function httpUpstream(answer: (res: ServerResponse) => void): Promise<string> {
   const server: Server = createServer((req, res) => {
     req.resume();
-    req.on('end', () => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: 'primary is down', type: 'server_error', code: null, param: null } }));
-    });
+    req.on('end', () => answer(res));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   closers.push(() => {
@@ -143,22 +140,25 @@ async function failingUpstream(status: number): Promise<string> {
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
+/** One OpenAI chat chunk as an SSE event. */
+function chatChunk(delta: unknown, finish: string | null): string {
+  return `data: ${JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+}
+
+/** An upstream that answers every request with `status`. */
+function failingUpstream(status: number): Promise<string> {
+  return httpUpstream((res) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { message: 'primary is down', type: 'server_error', code: null, param: null } }));
+  });
+}
+
 /** An OpenAI-style upstream that streams an answer and its [DONE], then never closes the response. */
-async function lingeringUpstream(): Promise<string> {
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const chunk = (delta: unknown, finish: string | null) => `data: ${JSON.stringify({ id: 'chatcmpl-linger', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(chunk({ role: 'assistant', content: 'Hello' }, null) + chunk({}, 'stop') + 'data: [DONE]\n\n');
-    });
+function lingeringUpstream(): Promise<string> {
+  return httpUpstream((res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chatChunk({ role: 'assistant', content: 'Hello' }, null) + chatChunk({}, 'stop') + 'data: [DONE]\n\n');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(() => {
-    server.closeAllConnections();
-    return new Promise((r) => server.close(r));
-  });
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
 /**
@@ -168,23 +168,12 @@ async function lingeringUpstream(): Promise<string> {
 async function pausedUpstream(): Promise<{ url: string; release: () => void }> {
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.flushHeaders();
-      void released.then(() => {
-        const chunk = { id: 'chatcmpl-paused', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { role: 'assistant', content: 'At last' }, finish_reason: 'stop' }] };
-        res.end(`data: ${JSON.stringify(chunk)}\n\ndata: [DONE]\n\n`);
-      });
-    });
+  const url = await httpUpstream((res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.flushHeaders();
+    void released.then(() => res.end(chatChunk({ role: 'assistant', content: 'At last' }, 'stop') + 'data: [DONE]\n\n'));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(() => {
-    server.closeAllConnections();
-    return new Promise((r) => server.close(r));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, release };
+  return { url, release };
 }
 
 describe('upstream refusing connections', () => {
@@ -230,6 +219,25 @@ describe('upstream hanging', () => {
   });
 });
 
+describe('upstream slow to its first event', () => {
+  it('gives the agent the response headers while the upstream is still to send its first event', async () => {
+    const upstream = await pausedUpstream();
+    const a = await tenantWithAgent(t.db, { upstream: upstream.url });
+    // fetch settles on the headers: the upstream sends no event until it has.
+    const res = await fetch(proxy.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${a.key}` },
+      body: JSON.stringify({ ...chat, stream: true }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    upstream.release();
+    const data = dataLines(await res.text());
+    expect(JSON.parse(data[0]!).choices[0].delta.content).toBe('At last');
+    expect(data.at(-1)).toBe('[DONE]');
+  });
+});
+
 describe('upstream breaking off an answer', () => {
   it('ends an OpenAI stream with an error event and no [DONE], traced as upstream_error', async () => {
     const a = await tenantWithAgent(t.db, { upstream: mock.url });
@@ -252,23 +260,6 @@ describe('upstream breaking off an answer', () => {
     expect(data.at(-1)).toBe('[DONE]');
     expect(JSON.parse(data[0]!).choices[0].delta.content).toBe('Hello');
     expect(await traceRow(r.traceId)).toMatchObject({ status: 'ALLOWED', reason: null, stream: true, http_status: 200 });
-  });
-
-  it('gives the agent the response headers while the upstream is still to send its first event', async () => {
-    const upstream = await pausedUpstream();
-    const a = await tenantWithAgent(t.db, { upstream: upstream.url });
-    // fetch settles on the headers: the upstream sends no event until it has.
-    const res = await fetch(proxy.url + '/v1/chat/completions', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${a.key}` },
-      body: JSON.stringify({ ...chat, stream: true }),
-    });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    upstream.release();
-    const data = dataLines(await res.text());
-    expect(JSON.parse(data[0]!).choices[0].delta.content).toBe('At last');
-    expect(data.at(-1)).toBe('[DONE]');
   });
 
   it('ends an Anthropic stream with event: error, traced as upstream_error', async () => {

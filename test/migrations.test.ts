@@ -64,6 +64,32 @@ async function insertTrace(tenantId: string, startedAt: string): Promise<{ id: s
   return { id, partition: r.rows[0]!.partition };
 }
 
+/** Whether the server can compress with lz4 (PostgreSQL 14+ built with it; not the embedded database). */
+async function lz4Offered(): Promise<boolean> {
+  const r = await t.db.query<{ lz4: boolean }>(
+    `SELECT 'lz4' = ANY (enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`);
+  return r.rows[0]?.lz4 === true;
+}
+
+/** The compression set on each body column of renlayer.traces and of each partition ('l' lz4, '' the default). */
+async function bodyCompression(): Promise<Map<string, string>> {
+  const r = await t.db.query<{ rel: string; col: string; method: string }>(
+    `SELECT c.relname AS rel, a.attname AS col, a.attcompression::text AS method
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE a.attrelid IN (SELECT 'renlayer.traces'::regclass UNION ALL
+                           SELECT inhrelid FROM pg_inherits WHERE inhparent = 'renlayer.traces'::regclass)
+        AND a.attname IN ('request_body', 'response_body', 'request_body_enc', 'response_body_enc')`);
+  return new Map(r.rows.map((row) => [`${row.rel}.${row.col}`, row.method]));
+}
+
+/** A trace with a request body large enough to be compressed; returns how it was. */
+async function traceWithLargeBody(tenantId: string, startedAt: string): Promise<string | null> {
+  const { id } = await insertTrace(tenantId, startedAt);
+  await t.db.query(`UPDATE renlayer.traces SET request_body = repeat('Summarise this conversation. ', 400) WHERE id = $1`, [id]);
+  const r = await t.db.query<{ method: string | null }>('SELECT pg_column_compression(request_body) AS method FROM renlayer.traces WHERE id = $1', [id]);
+  return r.rows[0]!.method;
+}
+
 describe('migrate', () => {
   it('applies every migration to an empty database and creates every table the schema promises', async () => {
     await dropSchema();
@@ -113,6 +139,32 @@ describe('migrate', () => {
     }
     expect(await recorded()).toEqual(RECORDED);
     expect(await missingTables()).toEqual([]);
+  });
+
+  it('upgrades a database with partitions and rows to lz4 for trace bodies where the server has it: every partition, later ones too; rows written keep pglz', async () => {
+    const lz4 = await lz4Offered();
+    await dropSchema();
+    await migrate(t.db, MIGRATIONS.slice(0, 1));
+    await t.db.query(`SELECT renlayer.ensure_trace_partitions('2093-01-01', 2)`);
+    const tenant = await createTenant(t.db, `lz4-${process.pid}`);
+    expect(await traceWithLargeBody(tenant.id, '2093-01-01T12:00:00Z')).toBe('pglz');
+    const before = await bodyCompression();
+    expect([...before.values()].every((m) => m === '')).toBe(true);
+
+    expect((await migrate(t.db)).applied).toEqual(ALL.slice(1));
+    await t.db.query(`SELECT renlayer.ensure_trace_partitions('2093-02-01', 1)`);
+    const after = await bodyCompression();
+    // The parent, the default partition, the two days made before and the one made after.
+    for (const rel of ['traces', 'traces_default', 'traces_20930101', 'traces_20930102', 'traces_20930201']) {
+      expect(after.get(`${rel}.request_body`), rel).toBe(lz4 ? 'l' : '');
+    }
+    expect(after.size).toBe(before.size + 4);
+    for (const [col, method] of after) expect(method, col).toBe(lz4 ? 'l' : '');
+    expect(await traceWithLargeBody(tenant.id, '2093-01-02T12:00:00Z')).toBe(lz4 ? 'lz4' : 'pglz');
+    expect(await traceWithLargeBody(tenant.id, '2093-02-01T12:00:00Z')).toBe(lz4 ? 'lz4' : 'pglz');
+    const old = await t.db.query<{ method: string }>(
+      `SELECT pg_column_compression(request_body) AS method FROM renlayer.traces WHERE started_at = '2093-01-01T12:00:00Z'`);
+    expect(old.rows.map((r) => r.method)).toEqual(['pglz']);
   });
 
   it('refuses a database whose schema is newer than this program (schema_too_new), also from the command line', async () => {
@@ -239,31 +291,6 @@ describe('what the schema enforces', () => {
     expect(again.rows[0]?.n).toBe(0);
     const tenant = await createTenant(t.db, `partitions-${process.pid}`);
     expect((await insertTrace(tenant.id, '2090-01-02T12:00:00Z')).partition).toBe('renlayer.traces_20900102');
-  });
-
-  it('compresses trace bodies with lz4 where the server has it (pglz otherwise), in every partition, old and new', async () => {
-    const offered = await t.db.query<{ lz4: boolean }>(
-      `SELECT 'lz4' = ANY (enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`);
-    const lz4 = offered.rows[0]?.lz4 === true;
-    await t.db.query(`SELECT renlayer.ensure_trace_partitions('2092-03-01', 1)`);
-    const columns = await t.db.query<{ rel: string; col: string; method: string }>(
-      `SELECT c.relname AS rel, a.attname AS col, a.attcompression::text AS method
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-        WHERE a.attrelid IN (SELECT 'renlayer.traces'::regclass UNION ALL
-                             SELECT inhrelid FROM pg_inherits WHERE inhparent = 'renlayer.traces'::regclass)
-          AND a.attname IN ('request_body', 'response_body', 'request_body_enc', 'response_body_enc')`);
-    const rels = new Set(columns.rows.map((r) => r.rel));
-    expect(rels).toContain('traces_default');
-    expect(rels).toContain('traces_20920301');
-    expect(columns.rows.length).toBe(rels.size * 4);
-    for (const r of columns.rows) expect(r.method, `${r.rel}.${r.col}`).toBe(lz4 ? 'l' : '');
-    // A body large enough to be compressed is, with that method.
-    const tenant = await createTenant(t.db, `lz4-${process.pid}`);
-    const { id } = await insertTrace(tenant.id, '2092-03-01T12:00:00Z');
-    await t.db.query(`UPDATE renlayer.traces SET request_body = repeat('Summarise this conversation. ', 400) WHERE id = $1`, [id]);
-    const stored = await t.db.query<{ method: string | null }>(
-      'SELECT pg_column_compression(request_body) AS method FROM renlayer.traces WHERE id = $1', [id]);
-    expect(stored.rows[0]?.method).toBe(lz4 ? 'lz4' : 'pglz');
   });
 
   it('stores a trace for a day without a partition in the default partition instead of failing', async () => {

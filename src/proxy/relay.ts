@@ -290,8 +290,9 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       if (h.final && !withFinal) return;
       if (!all && !h.deltas.every((d) => d.end <= scanner.releasable(d.key))) return;
       held.shift();
+      const bytes = redactEvent(scanner, h);
       wrote = true;
-      await writeOrWait(res, redactEvent(scanner, h));
+      await writeOrWait(res, bytes);
     }
   };
   const forward = async (events: ReturnType<SseParser['push']>) => {
