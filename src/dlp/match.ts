@@ -4,6 +4,7 @@
  * it on every example, so what the tests prove is what the proxy does.
  */
 import RE2 from 're2';
+import { maxLength, parsePattern } from './pattern-syntax.js';
 import type { Detector, Severity } from './types.js';
 
 export interface Candidate {
@@ -222,158 +223,13 @@ function byteToChar(text: string, bytes: number): Int32Array {
   return table;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Longest possible match, for the stream scanner's hold-back window
-
 /**
  * The most UTF-16 code units a match of this RE2 pattern can span, or Infinity when it has an
  * unbounded repetition (`*`, `+`, `{n,}`). Counts any character class that can match outside
  * the Basic Multilingual Plane (negated classes, `.`, `\P…`, `\p…`) as 2.
  */
 export function maxMatchLength(pattern: string): number {
-  let i = 0;
-
-  const parseAlternation = (): number => {
-    let best = parseSequence();
-    while (pattern[i] === '|') {
-      i++;
-      best = Math.max(best, parseSequence());
-    }
-    return best;
-  };
-
-  const parseSequence = (): number => {
-    let total = 0;
-    while (i < pattern.length && pattern[i] !== '|' && pattern[i] !== ')') {
-      const atom = parseAtom();
-      total += applyQuantifier(atom);
-    }
-    return total;
-  };
-
-  const applyQuantifier = (atom: number): number => {
-    const c = pattern[i];
-    let result = atom;
-    let quantified = true;
-    if (c === '*' || c === '+') {
-      i++;
-      result = atom === 0 ? 0 : Infinity;
-    } else if (c === '?') {
-      i++;
-    } else if (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i))) {
-      const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i))!;
-      i += m[0].length;
-      if (m[2] === undefined) result = atom * Number(m[1]);
-      else if (m[3] === '') result = atom === 0 ? 0 : Infinity;
-      else result = atom * Number(m[3]);
-    } else {
-      quantified = false;
-    }
-    if (quantified && pattern[i] === '?') i++; // lazy
-    return result;
-  };
-
-  const parseEscape = (): number => {
-    // pattern[i] === '\\'
-    const c = pattern[i + 1] ?? '';
-    i += 2;
-    if ('bBAz'.includes(c)) return 0;
-    if (c === 'p' || c === 'P') {
-      if (pattern[i] === '{') i = pattern.indexOf('}', i) + 1;
-      else i++;
-      return 2;
-    }
-    if (c === 'x') {
-      if (pattern[i] === '{') {
-        const close = pattern.indexOf('}', i);
-        const cp = parseInt(pattern.slice(i + 1, close), 16);
-        i = close + 1;
-        return cp > 0xffff ? 2 : 1;
-      }
-      i += 2;
-      return 1;
-    }
-    if ('SWD'.includes(c)) return 2;
-    if (c === 'Q') throw new Error('maxMatchLength: \\Q…\\E is not supported');
-    return 1;
-  };
-
-  const parseClass = (): number => {
-    // pattern[i] === '['
-    i++;
-    let wide = false;
-    if (pattern[i] === '^') {
-      wide = true;
-      i++;
-    }
-    if (pattern[i] === ']') i++;
-    while (i < pattern.length && pattern[i] !== ']') {
-      if (pattern[i] === '\\') {
-        const c = pattern[i + 1] ?? '';
-        if ('pPSWD'.includes(c)) wide = true;
-        if (c === 'x' && pattern[i + 2] === '{') {
-          const close = pattern.indexOf('}', i);
-          if (parseInt(pattern.slice(i + 3, close), 16) > 0xffff) wide = true;
-          i = close + 1;
-          continue;
-        }
-        if ((c === 'p' || c === 'P') && pattern[i + 2] === '{') {
-          i = pattern.indexOf('}', i) + 1;
-          continue;
-        }
-        i += 2;
-      } else if (pattern.startsWith('[:', i)) {
-        i = pattern.indexOf(':]', i) + 2;
-      } else {
-        const cp = pattern.codePointAt(i)!;
-        if (cp > 0xffff) wide = true;
-        i += cp > 0xffff ? 2 : 1;
-      }
-    }
-    i++; // ]
-    return wide ? 2 : 1;
-  };
-
-  const parseAtom = (): number => {
-    const c = pattern[i]!;
-    if (c === '(') {
-      i++;
-      if (pattern[i] === '?') {
-        i++;
-        if (pattern[i] === 'P' && pattern[i + 1] === '<') {
-          i = pattern.indexOf('>', i) + 1;
-        } else {
-          // Flags: (?i) sets flags for the rest (zero width); (?i:…) is a group.
-          while (i < pattern.length && /[a-zA-Z-]/.test(pattern[i]!)) i++;
-          if (pattern[i] === ')') {
-            i++;
-            return 0;
-          }
-          i++; // ':'
-        }
-      }
-      const inner = parseAlternation();
-      i++; // ')'
-      return inner;
-    }
-    if (c === '[') return parseClass();
-    if (c === '\\') return parseEscape();
-    if (c === '^' || c === '$') {
-      i++;
-      return 0;
-    }
-    if (c === '.') {
-      i++;
-      return 2;
-    }
-    const cp = pattern.codePointAt(i)!;
-    i += cp > 0xffff ? 2 : 1;
-    return cp > 0xffff ? 2 : 1;
-  };
-
-  const result = parseAlternation();
-  if (i < pattern.length) throw new Error(`maxMatchLength: unbalanced ')' at ${i}`);
-  return result;
+  return maxLength(parsePattern(pattern));
 }
 
 /** The longest value this detector can report: its declared `maxLength`, else the pattern's bound. */
