@@ -279,6 +279,37 @@ describe('response DLP through the proxy', () => {
   });
 });
 
+/**
+ * A stream whose mock upstream sends its first delta (whole words and a blank) and then waits an
+ * hour before the next: what the agent gets before the deadline is what the proxy did not hold.
+ */
+async function firstStreamedText(key: string): Promise<{ first: string; id: string }> {
+  const abort = new AbortController();
+  const res = await fetch(proxy.url + '/v1/chat/completions', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-mock-chunks': '4', 'x-mock-chunk-delay-ms': '3600000' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hello there' }] }),
+    signal: abort.signal,
+  });
+  const id = res.headers.get('x-renlayer-trace-id')!;
+  const reader = res.body!.getReader();
+  let text = '';
+  const firstText = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return 'ended';
+      text += new TextDecoder().decode(value);
+      const content = text.split('\n').filter((l) => l.startsWith('data: {'))
+        .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '').join('');
+      if (content) return content;
+    }
+  })();
+  const deadline = new Promise<'held back'>((resolve) => setTimeout(() => resolve('held back'), 10_000).unref());
+  const first = await Promise.race([firstText, deadline]);
+  abort.abort();
+  return { first, id };
+}
+
 describe('streams of a tenant whose response DLP cannot stop them', () => {
   it('are relayed as they arrive: with every class set to warn or record, no text is held back', async () => {
     const a = await tenantWithAgent(t.db, { upstream: mock.url });
@@ -287,32 +318,18 @@ describe('streams of a tenant whose response DLP cannot stop them', () => {
       [a.tenant.id]);
     // Applied once a CRITICAL secret is forwarded with a warning instead of refused.
     await eventually(async () => (await chat(a.key, `deploy with ${AWS_KEY} please`)).res.status === 200, 5_000, 50);
-    // The mock sends its first delta, then waits an hour before the next: the text can only
-    // reach the agent now if the proxy holds nothing back.
-    const abort = new AbortController();
-    const res = await fetch(proxy.url + '/v1/chat/completions', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'x-mock-chunks': '4', 'x-mock-chunk-delay-ms': '3600000' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hello there' }] }),
-      signal: abort.signal,
-    });
-    const id = res.headers.get('x-renlayer-trace-id')!;
-    const reader = res.body!.getReader();
-    let text = '';
-    const firstText = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return null;
-        text += new TextDecoder().decode(value);
-        const content = text.split('\n').filter((l) => l.startsWith('data: {'))
-          .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '').join('');
-        if (content) return content;
-      }
-    })();
-    const deadline = new Promise<'held back'>((resolve) => setTimeout(() => resolve('held back'), 10_000).unref());
-    const first = await Promise.race([firstText, deadline]);
-    abort.abort();
+    const { first, id } = await firstStreamedText(a.key);
     expect(first).toMatch(/^This /);
+    expect(await trace(id)).toMatchObject({ status: 'ALLOWED', reason: 'client_closed', stream: true });
+  });
+});
+
+describe('streams of a tenant whose response DLP blocks', () => {
+  it('relay words as they arrive: only text that could still begin a value waits for the next', async () => {
+    const a = await tenantWithAgent(t.db, { upstream: mock.url });
+    // The first delta ends with a blank, which begins no secret or card number.
+    const { first, id } = await firstStreamedText(a.key);
+    expect(first).toMatch(/^This .* $/);
     expect(await trace(id)).toMatchObject({ status: 'ALLOWED', reason: 'client_closed', stream: true });
   });
 });

@@ -68,6 +68,8 @@ export interface CompiledEntry {
   specificity: number;
   /** Longest value it can report, in characters (Infinity for an unbounded custom pattern). */
   maxLength: number;
+  /** Its RE2 pattern: what the stream scanner derives the beginnings of its values from. */
+  pattern: { source: string; flags: string };
   /** `subject`: what RE2 reads for the text (see `scanSubject`). */
   extract(text: string, lower: () => string, subject: Subject): Candidate[];
 }
@@ -124,6 +126,7 @@ function builtinEntry(d: Detector, o: DetectorOverride | undefined): CompiledEnt
     disabledAgents: new Set(o?.disabledAgents ?? []),
     specificity: specificity(d.class),
     maxLength: detectorMaxLength(d),
+    pattern: { source: d.pattern, flags: d.flags ?? '' },
     // The keyword prefilter searches the text case-insensitively itself (no lower-cased copy).
     extract: (text, _lower, subject) => findCandidates(d, text, undefined, subject),
   };
@@ -155,6 +158,7 @@ function customEntry(p: CustomPattern, o: DetectorOverride | undefined): Compile
     disabledAgents: new Set(o?.disabledAgents ?? []),
     specificity: specificity(cls),
     maxLength,
+    pattern: { source, flags: '' },
     extract,
     source,
   };

@@ -1,14 +1,16 @@
+import RE2 from 're2';
 import type { TextDelta } from '../dialects/stream.js';
-import { scan, type CompiledDlp, type Finding } from './engine.js';
+import { scan, type CompiledDlp, type CompiledEntry, type Finding } from './engine.js';
+import { fromValue, parsePattern, prefixSource, source } from './pattern-syntax.js';
 import { marker, redactText } from './redact.js';
 
 /**
  * Incremental response DLP for streams (SPEC §6 "Streams"). Text arrives as deltas per stream key
  * (one choice's content, one tool call's arguments …). The scanner keeps, per key, the text not
  * yet released plus `window` characters before it, and scans each new piece with that context.
- * The relay holds back any event whose text ends within `window` characters of the newest text,
- * so a value of up to `window` characters split across any number of events is seen whole
- * before its first character is released.
+ * The relay holds back any event whose text reaches into the newest text that could still be the
+ * beginning of a value (see `TailHold`): a value split across any number of events is seen whole
+ * before its first character is released, while ordinary prose leaves a word behind at most.
  *
  * Values that can be longer than the window (a PEM private key is kilobytes) are caught by their
  * beginning: a stopping match (block or redact) that still reaches the newest character is
@@ -38,6 +40,8 @@ interface KeyState {
   closed: boolean;
   /** Where the last scan's region began: the final scan re-reads it with the same context. */
   lastFrom: number;
+  /** What may be released (absolute): before the earliest text that may still become, or is, a value. */
+  releasable: number;
   /** Redacted spans, absolute, sorted and merged. */
   redact: Span[];
   /** When recording: the key's text from its start (bounded), and every finding's span in it. */
@@ -74,16 +78,88 @@ function responseStops(dlp: CompiledDlp): ResponseStops {
 }
 
 /**
- * How much of each stream key this tenant's answers must hold back: the window while anything
- * could still stop or rewrite the text — a class that redacts responses, or blocks them when
- * blocking is enforced, or response-stage policies (which may refuse on any finding, so every
- * value must be seen whole first) — and nothing otherwise. A tenant whose response DLP only
- * warns or records (an observe-first rollout, or detectors switched off) streams as the upstream
- * does; its findings are still recorded.
+ * Which texts may still grow into a value, so must not leave yet: for every detector that matters,
+ * the prefixes of its pattern (`prefixSource`), and its whole matches followed by up to
+ * `AFTER_MATCH` characters (a detector's confidence may read that far past a value: a card number
+ * glued to more digit groups is none). The earliest position from which the rest of the text is
+ * such a beginning is held back; everything before it can no longer be part of a value that is
+ * not already found. Detectors whose values may run long (`MAX_OPEN`) are held as long as that;
+ * those that matter only to response-stage policies or at low confidence no longer than the
+ * window, as before.
  */
-export function responseHoldBack(dlp: CompiledDlp, opts: { enforce: boolean; policies: boolean }): number {
-  const { actions } = responseStops(dlp);
-  return opts.policies || actions.has('redact') || (opts.enforce && actions.has('block')) ? STREAM_WINDOW : 0;
+export interface TailHold {
+  /** Index in `tail` (the text not yet releasable, to its newest character) where holding must begin. */
+  heldFrom(tail: string): number;
+}
+
+/** Characters past a value that a built-in confidence rule reads (detectors/shared.ts: at most 2). */
+const AFTER_MATCH = 4;
+
+function entryHold(entries: readonly CompiledEntry[]): RE2 | null {
+  if (entries.length === 0) return null;
+  const nodes = entries.map((e) => fromValue(parsePattern(e.pattern.source, e.pattern.flags)));
+  return new RE2(`(?:${nodes.map(prefixSource).join('|')}|(?:${nodes.map(source).join('|')})(?s:.){0,${AFTER_MATCH}})\\z`, 'u');
+}
+
+class PrefixHold implements TailHold {
+  constructor(
+    private readonly long: RE2 | null,
+    private readonly short: RE2 | null,
+    private readonly window: number,
+  ) {}
+
+  heldFrom(tail: string): number {
+    let from = tail.length;
+    const a = this.long?.exec(tail);
+    if (a) from = Math.max(a.index, tail.length - MAX_OPEN);
+    const b = this.short?.exec(tail);
+    if (b) from = Math.min(from, Math.max(b.index, tail.length - this.window));
+    return from;
+  }
+}
+
+/** A pattern the prefix construction does not read: the whole window is held, as it always was. */
+class WindowHold implements TailHold {
+  constructor(private readonly window: number) {}
+
+  heldFrom(tail: string): number {
+    return Math.max(0, tail.length - this.window);
+  }
+}
+
+const HOLDS = new WeakMap<CompiledDlp, Map<string, TailHold>>();
+
+/**
+ * What this tenant's answers must hold back, or null when nothing can stop or rewrite the text:
+ * its stopping classes' beginnings while a class redacts responses, or blocks them when blocking
+ * is enforced; and every class's, up to the window, when anything may act on any finding —
+ * response-stage policies that refuse (`policies`), or low-confidence matches (judged at LOW)
+ * that redact or block. A tenant whose response DLP only warns or records (an observe-first
+ * rollout, or detectors switched off) streams as the upstream does; its findings are still
+ * recorded.
+ */
+export function responseHold(dlp: CompiledDlp, opts: { enforce: boolean; policies: boolean }, window = STREAM_WINDOW): TailHold | null {
+  const { actions, classes } = responseStops(dlp);
+  const stops = (a: string) => a === 'redact' || (opts.enforce && a === 'block');
+  const lowStops = stops(dlp.actions.LOW);
+  if (!opts.policies && !lowStops && !actions.has('redact') && !(opts.enforce && actions.has('block'))) return null;
+  const every = opts.policies || lowStops;
+  const key = `${opts.enforce}:${every}:${window}`;
+  let cache = HOLDS.get(dlp);
+  if (!cache) HOLDS.set(dlp, (cache = new Map()));
+  let hold = cache.get(key);
+  if (!hold) {
+    const response = dlp.entries.filter((e) => e.appliesTo !== 'request');
+    const long = response.filter((e) => classes.has(e.class) && stops(e.action ?? dlp.actions[e.severity]));
+    const short = every ? response.filter((e) => !long.includes(e)) : [];
+    try {
+      hold = new PrefixHold(entryHold(long), entryHold(short), window);
+    } catch {
+      hold = new WindowHold(window);
+    }
+    cache.set(key, hold);
+  }
+  return hold;
 }
 
 export class StreamScanner {
@@ -95,15 +171,15 @@ export class StreamScanner {
 
   /**
    * `recordChars`: keep up to that many characters of text, over all keys, for `recordedTexts()`.
-   * `holdBack`: characters kept from the newest before release (see `responseHoldBack`); the
-   * scan's context is `window` whatever it is.
+   * `hold`: what is kept back from release (see `responseHold`; null: nothing); the scan's
+   * context is `window` whatever it is.
    */
   constructor(
     private readonly dlp: CompiledDlp,
     private readonly agentId: string | null,
     readonly window = STREAM_WINDOW,
     private readonly recordChars = 0,
-    private readonly holdBack = window,
+    private readonly hold: TailHold | null = responseHold(dlp, { enforce: true, policies: false }, window),
   ) {
     this.stopping = responseStops(dlp).classes;
   }
@@ -114,7 +190,7 @@ export class StreamScanner {
     for (const d of deltas) {
       let k = this.keys.get(d.stream);
       if (!k) {
-        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, lastFrom: 0, redact: [], full: '', found: [] };
+        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, lastFrom: 0, releasable: 0, redact: [], full: '', found: [] };
         this.keys.set(d.stream, k);
       }
       if (this.recorded < this.recordChars) {
@@ -127,10 +203,18 @@ export class StreamScanner {
       k.total += d.value.length;
       k.path = d.path;
       this.scanTail(d.stream, k, scannedUpTo);
-      // Keep two windows (one of context for matches, one of slack so trimming is rare), and an
-      // open match whole.
+      // Only the text after what was releasable before can be the beginning of a value: anything
+      // earlier was judged then (a value under way would have been held from its start).
+      // While an open match starts there (a key block under way), nothing more can leave.
+      const from = Math.max(k.base, k.releasable);
+      if (k.open === null || k.open > from) {
+        const held = this.hold ? from + this.hold.heldFrom(k.text.slice(from - k.base)) : k.total;
+        k.releasable = Math.max(k.releasable, Math.min(held, k.open ?? Infinity));
+      }
+      // Keep two windows (one of context for matches, one of slack so trimming is rare), an open
+      // match whole, and what is held.
       if (k.text.length > 4 * this.window) {
-        const keepFrom = Math.min(k.total - 2 * this.window, k.open ?? Infinity, k.lastFrom);
+        const keepFrom = Math.min(k.total - 2 * this.window, k.open ?? Infinity, k.lastFrom, k.releasable);
         if (keepFrom > k.base) {
           k.text = k.text.slice(keepFrom - k.base);
           k.base = keepFrom;
@@ -145,8 +229,7 @@ export class StreamScanner {
   releasable(key: string): number {
     const k = this.keys.get(key);
     if (!k) return 0;
-    if (k.closed) return k.total;
-    return Math.max(0, Math.min(k.total - this.holdBack, k.open ?? Infinity));
+    return k.closed ? k.total : k.releasable;
   }
 
   /** Every finding so far that must stop the stream. */

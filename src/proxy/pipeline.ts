@@ -397,7 +397,10 @@ export class Pipeline {
         dlp: call.tenant!.dlp,
         agentId: call.agent!.id,
         enforce: call.tenant!.enforcement === 'enforce',
-        ...(call.tenant!.policies.response.length > 0 ? { judge: (findings: Finding[]) => this.judgeResponse(call, findings) } : {}),
+        ...(call.tenant!.policies.response.length > 0 ? {
+          judge: (findings: Finding[]) => this.judgeResponse(call, findings),
+          refuses: call.tenant!.enforcement === 'enforce' && call.tenant!.policies.response.some((p) => p.action === 'DENY'),
+        } : {}),
       },
     }, response, (r) => {
       call.upstreamMs = performance.now() - call.upstreamStart!;

@@ -4,7 +4,7 @@ import { errorBody, streamErrorEvent, type Dialect } from '../dialects/errors.js
 import { SseParser, interpretEvent, responseTexts, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type SseEvent, type TextDelta, type Usage } from '../dialects/index.js';
 import { decide, redactJson, scan, type CompiledDlp, type Finding } from '../dlp/engine.js';
 import { updateAtPath } from '../dlp/redact.js';
-import { STREAM_WINDOW, StreamScanner, responseHoldBack } from '../dlp/stream.js';
+import { STREAM_WINDOW, StreamScanner, responseHold } from '../dlp/stream.js';
 import { redactedJsonBody, streamedBody, type BodyPolicy } from './bodies.js';
 import { agentResponseHeaders } from './http-headers.js';
 import { joined, readBounded } from './read-bounded.js';
@@ -52,6 +52,11 @@ export interface ResponseDlp {
    * when the tenant has none, so the common case costs nothing.
    */
   judge?: (findings: Finding[]) => RenLayerError | null;
+  /**
+   * One of those policies can refuse the answer (a DENY, enforced), on any finding: every value
+   * must then be seen whole before it leaves. A FLAG changes no byte the agent gets.
+   */
+  refuses?: boolean;
 }
 
 export interface RelayContext {
@@ -254,9 +259,9 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     if (!wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
   });
   const parser = new SseParser();
-  const { dlp, enforce, judge: policies } = ctx.responseDlp;
+  const { dlp, enforce, refuses } = ctx.responseDlp;
   const scanner = new StreamScanner(dlp, ctx.responseDlp.agentId, STREAM_WINDOW, ctx.bodies.redacted ? ctx.bodies.maxBytes : 0,
-    responseHoldBack(dlp, { enforce, policies: policies !== undefined }));
+    responseHold(dlp, { enforce, policies: refuses === true }));
   const raw: Buffer[] = [];
   let rawBytes = 0;
   // Every way out judges what is left and records the bodies for the trace first.
@@ -267,9 +272,9 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     if (ctx.bodies.redacted) result.storedBody = streamedBody(scanner.recordedTexts(), ctx.bodies.maxBytes);
     if (ctx.bodies.sealKey) result.originalBody = Buffer.concat(raw, rawBytes);
   };
-  // Events wait here until every character of their text is at least the hold-back behind the
-  // newest text of its stream (a window whenever anything could stop or rewrite it): a secret
-  // split across events is seen whole before any of it leaves.
+  // Events wait here until none of their text can still be the beginning of a value that could
+  // stop or rewrite the stream (see responseHold): a secret split across events is seen whole
+  // before any of it leaves.
   const held: HeldEvent[] = [];
   let finished = false;
   // Response-stage policies are judged on the first event and again whenever findings grow.
