@@ -143,7 +143,12 @@ function customEntry(p: CustomPattern, o: DetectorOverride | undefined): Compile
     // without validator or context, so the same code reports its spans.
     const d: Detector = { class: cls, family: 'custom', severity: p.severity, description: p.name, pattern: source, examples: [], negatives: [] };
     extract = (text, _lower, subject) => findCandidates(d, text, undefined, subject);
-    maxLength = detectorMaxLength(d);
+    // A pattern RE2 takes but our reading does not is counted unbounded: held longest, never cut short.
+    try {
+      maxLength = detectorMaxLength(d);
+    } catch {
+      maxLength = Infinity;
+    }
   } else {
     source = keywordPattern(p.keywords!);
     const match = keywordMatcher(p.keywords!);

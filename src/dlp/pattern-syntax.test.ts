@@ -82,7 +82,17 @@ describe('fromValue', () => {
 });
 
 describe('parsePattern', () => {
-  it.each([String.raw`\Qab\E`, String.raw`(a)\1`, 'a)', '(a', '[ab', '*a', '(?<=a)b'])('refuses %s', (pattern) => {
+  it.each([String.raw`(a)\1`, 'a)', '(a', '[ab', '*a', '(?<=a)b'])('refuses %s', (pattern) => {
     expect(() => parsePattern(pattern)).toThrow();
+  });
+
+  it.each<[string, string[], string[]]>([
+    [String.raw`\Qa.b\E+`, ['a.', 'a.bbb'], ['ax']],
+    [String.raw`x\101`, ['x', 'xA'], ['xB']],
+    ['(?<value>ab)c', ['a', 'abc'], ['b']],
+  ])('reads RE2 syntax %s as RE2 does', (pattern, yes, no) => {
+    const re = prefixes(pattern);
+    for (const t of yes) expect(re.test(t)).toBe(true);
+    for (const t of no) expect(re.test(t)).toBe(false);
   });
 });

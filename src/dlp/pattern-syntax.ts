@@ -12,7 +12,7 @@
 export type PatternNode =
   | { t: 'char'; src: string; width: 1 | 2 }
   | { t: 'empty' }
-  | { t: 'seq'; items: PatternNode[]; value?: true }
+  | { t: 'seq'; items: PatternNode[]; value?: true; literal?: true }
   | { t: 'alt'; items: PatternNode[] }
   | { t: 'rep'; item: PatternNode; min: number; max: number };
 
@@ -38,7 +38,12 @@ export function parsePattern(pattern: string, flags = ''): PatternNode {
   // alternative included (as RE2 does).
   const sequence = (f: Flags): PatternNode => {
     const items: PatternNode[] = [];
-    while (i < pattern.length && pattern[i] !== '|' && pattern[i] !== ')') items.push(quantified(atom(f)));
+    while (i < pattern.length && pattern[i] !== '|' && pattern[i] !== ')') {
+      const a = atom(f);
+      // \Q…\E: a repetition after it repeats its last character only.
+      if (a.t === 'seq' && a.literal) items.push(...a.items.slice(0, -1), quantified(a.items[a.items.length - 1] ?? { t: 'empty' }));
+      else items.push(quantified(a));
+    }
     return items.length === 1 ? items[0]! : { t: 'seq', items };
   };
 
@@ -76,8 +81,21 @@ export function parsePattern(pattern: string, flags = ''): PatternNode {
     const start = i;
     i += 2;
     if ('bBAz'.includes(c)) return { t: 'empty' };
-    if (c === 'Q') throw new Error('\\Q…\\E is not supported');
-    if (/[1-9]/.test(c)) throw new Error('back-references are not RE2');
+    if (c === 'Q') {
+      // \Q…\E: every character literal, up to \E or the end.
+      const end = pattern.indexOf('\\E', i);
+      const text = pattern.slice(i, end < 0 ? pattern.length : end);
+      i = end < 0 ? pattern.length : end + 2;
+      const items = [...text].map((ch) => charNode(/[A-Za-z0-9]/.test(ch) ? ch : `\\x{${ch.codePointAt(0)!.toString(16)}}`, ch.length as 1 | 2, f, /[a-zA-Z]/.test(ch) || ch.codePointAt(0)! > 0x7f));
+      return { t: 'seq', items, literal: true };
+    }
+    if (/[0-7]/.test(c)) {
+      // An octal character code (RE2 has no back-references): up to three digits.
+      const digits = /^[0-7]{0,2}/.exec(pattern.slice(i))![0];
+      if (c !== '0' && digits === '') throw new Error(`invalid escape \\${c}`);
+      i += digits.length;
+      return charNode(pattern.slice(start, i), 1, f, false);
+    }
     if (c === 'p' || c === 'P') {
       if (pattern[i] === '{') i = pattern.indexOf('}', i) + 1;
       else i++;
@@ -152,9 +170,9 @@ export function parsePattern(pattern: string, flags = ''): PatternNode {
       let value = false;
       if (pattern[i] === '?') {
         i++;
-        if (pattern[i] === 'P' && pattern[i + 1] === '<') {
+        if (pattern[i] === '<' || (pattern[i] === 'P' && pattern[i + 1] === '<')) {
           const close = pattern.indexOf('>', i);
-          value = pattern.slice(i + 2, close) === 'value';
+          value = pattern.slice(pattern.indexOf('<', i) + 1, close) === 'value';
           i = close + 1;
         } else {
           const m = /^[a-zA-Z-]*/.exec(pattern.slice(i))![0];
