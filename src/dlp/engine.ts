@@ -284,13 +284,19 @@ function valueHash(salt: string, value: string): string {
  * order, then by position. `remember`: look texts up among those scanned lately (see
  * `recentFindings`) — for request texts, which agents send again and again.
  */
-export function scan(compiled: CompiledDlp, texts: readonly TextPart[], direction: Direction, agentId: string | null, opts: { remember?: boolean } = {}): Finding[] {
+export function scan(
+  compiled: CompiledDlp,
+  texts: readonly TextPart[],
+  direction: Direction,
+  agentId: string | null,
+  opts: { remember?: boolean; shadowed?: Finding[] } = {},
+): Finding[] {
   const out: Finding[] = [];
   if (!compiled.set) return out;
   for (const part of texts) {
     if (part.text === '') continue;
     if (!opts.remember || part.text.length < RECENT_MIN_CHARS) {
-      out.push(...scanText(compiled, part.text, part.path, direction, agentId));
+      out.push(...scanText(compiled, part.text, part.path, direction, agentId, opts.shadowed));
       continue;
     }
     for (const f of recentFindings(compiled, part.text, part.path, direction, agentId)) {
@@ -300,7 +306,8 @@ export function scan(compiled: CompiledDlp, texts: readonly TextPart[], directio
   return out;
 }
 
-function scanText(compiled: CompiledDlp, text: string, path: string, direction: Direction, agentId: string | null): Finding[] {
+/** `shadowed`: receives the findings overlap resolution set aside (see `resolveOverlaps`). */
+function scanText(compiled: CompiledDlp, text: string, path: string, direction: Direction, agentId: string | null, shadowed?: Finding[]): Finding[] {
   let lowered: string | undefined;
   const lower = () => (lowered ??= text.toLowerCase());
   const ranked: Ranked[] = [];
@@ -331,7 +338,7 @@ function scanText(compiled: CompiledDlp, text: string, path: string, direction: 
       });
     }
   }
-  return resolveOverlaps(ranked);
+  return resolveOverlaps(ranked, shadowed);
 }
 
 /**
@@ -404,7 +411,7 @@ function compareRank(a: Ranked, b: Ranked): number {
  * generic `token=` detector also saw is reported once, as `secret.jwt`. Greedy from the best;
  * the kept spans are disjoint and sorted, so each check is a binary search.
  */
-function resolveOverlaps(ranked: Ranked[]): Finding[] {
+function resolveOverlaps(ranked: Ranked[], shadowed?: Finding[]): Finding[] {
   if (ranked.length <= 1) return ranked.map((r) => r.finding);
   ranked.sort((a, b) => compareRank(b, a));
   const kept: Finding[] = [];
@@ -419,7 +426,10 @@ function resolveOverlaps(ranked: Ranked[]): Finding[] {
       else hi = mid;
     }
     const next = kept[lo];
-    if (next && next.location.start < end) continue;
+    if (next && next.location.start < end) {
+      shadowed?.push(finding);
+      continue;
+    }
     kept.splice(lo, 0, finding);
   }
   return kept;

@@ -57,7 +57,7 @@ export function compileDetector(detector: Detector): RE2 {
   let re = compiled.get(detector);
   if (!re) {
     const extra = (detector.flags ?? '').replace(/[gdy]/g, '');
-    const indices = detector.pattern.includes('(?P<value>') ? 'd' : '';
+    const indices = /\(\?P?<value>/.test(detector.pattern) ? 'd' : '';
     re = new RE2(detector.pattern, 'g' + indices + extra);
     compiled.set(detector, re);
   }

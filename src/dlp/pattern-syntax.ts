@@ -94,7 +94,9 @@ export function parsePattern(pattern: string, flags = ''): PatternNode {
       const digits = /^[0-7]{0,2}/.exec(pattern.slice(i))![0];
       if (c !== '0' && digits === '') throw new Error(`invalid escape \\${c}`);
       i += digits.length;
-      return charNode(pattern.slice(start, i), 1, f, false);
+      // As \x{…}: a digit after it must not read as part of the code once the source is reassembled.
+      const code = parseInt(pattern.slice(start + 1, i), 8);
+      return charNode(`\\x{${code.toString(16)}}`, 1, f, true);
     }
     if (c === 'p' || c === 'P') {
       if (pattern[i] === '{') i = pattern.indexOf('}', i) + 1;
@@ -139,6 +141,7 @@ export function parsePattern(pattern: string, flags = ''): PatternNode {
         }
         i += 2;
       } else if (pattern.startsWith('[:', i)) {
+        if (pattern[i + 2] === '^') wide = true;
         i = pattern.indexOf(':]', i) + 2;
       } else {
         const cp = pattern.codePointAt(i)!;

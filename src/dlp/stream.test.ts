@@ -715,3 +715,63 @@ describe('StreamScanner: every built-in example', () => {
     }
   });
 });
+
+describe('StreamScanner: values found late', () => {
+  const custom = (patterns: { name: string; pattern: string; severity: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW'; action?: 'block' | 'redact' | 'warn' }[]) =>
+    // The tenant's patterns alone: no built-in's beginnings to hold the text for other reasons.
+    compileDlp({
+      overrides: Object.fromEntries(BUILTIN_DETECTORS.map((d) => [d.class, { enabled: false }])),
+      patterns: patterns.map((p) => ({ ...p, type: 'regex' as const, appliesTo: 'both' as const, enabled: true })),
+      allow: [],
+    }, 'salt');
+  /** What a scan of the whole text makes of it, as the agent would get it. */
+  const wholeRedacted = (dlp: ReturnType<typeof compileDlp>, text: string) => redactText(text, scan(dlp, [{ path: PATH_0, text, kind: 'message' }], 'response', null).filter((f) => f.action === 'redact'));
+
+  it('a stopping value another match outranks is held until later text has settled which one it is', () => {
+    // ID-1234 is redacted, but while "ID-1234-abcdefgh" could be the (outranking, warn-only)
+    // longer pattern it is not reported; the 9 that follows ends that one.
+    const dlp = custom([
+      { name: 'long-id', pattern: String.raw`ID-\d{4}-[a-z]{1,20}\b`, severity: 'CRITICAL', action: 'warn' },
+      { name: 'short-id', pattern: String.raw`ID-\d{4}`, severity: 'LOW', action: 'redact' },
+    ]);
+    const text = 'Your code is ID-1234-abcdefgh9 thanks';
+    const out = relay(new StreamScanner(dlp, null), eventsOf(['Your code is ID-1234', '-abcdefgh', '9 thanks']));
+    expect(out.released.get(KEY_0)).toBe(wholeRedacted(dlp, text));
+    expect(out.released.get(KEY_0)).not.toContain('1234');
+  });
+
+  it('a key block that matches only once its END line arrives (lines joined by blanks) is blocked before any of it leaves', () => {
+    const key = pemKey(40).replace(/\n/g, ' ');
+    const text = `Here you go: ${key} Keep it safe.`;
+    const start = text.indexOf('-----BEGIN');
+    expect(spans(blockingIn(text))).toEqual([['secret.private_key', start, start + key.length]]);
+    expect(key.length).toBeGreaterThan(2 * STREAM_WINDOW);
+    fc.assert(
+      fc.property(chunking(text), (pieces) => {
+        const out = relay(new StreamScanner(DLP, null), eventsOf(pieces));
+        expect(out.blocked).toBe(true);
+        expect((out.released.get(KEY_0) ?? '').length).toBeLessThanOrEqual(start);
+      }),
+      // Each run rescans the held key on every event: few runs, each cut anywhere.
+      { numRuns: 10 },
+    );
+  });
+
+  it('reads a pattern as RE2 does: an octal code under (?i)', () => {
+    const dlp = custom([{ name: 'acme', pattern: String.raw`(?i)\101CME-\d{6}`, severity: 'HIGH', action: 'redact' }]);
+    const text = 'ref acme-123456 ok';
+    const out = relay(new StreamScanner(dlp, null), eventsOf(['ref acme-12345', '6 ok']));
+    expect(out.released.get(KEY_0)).toBe('ref [REDACTED:custom.acme] ok');
+    expect(wholeRedacted(dlp, text)).toBe('ref [REDACTED:custom.acme] ok');
+  });
+
+  it('a (?<value>…) group names the reported span, as (?P<value>…) does', () => {
+    for (const group of ['(?<value>', '(?P<value>']) {
+      const dlp = custom([{ name: 'serial', pattern: String.raw`key: ${group}[A-Z0-9]{12})`, severity: 'HIGH', action: 'redact' }]);
+      const text = 'the key: ABCDEF123456 works';
+      expect(wholeRedacted(dlp, text)).toBe('the key: [REDACTED:custom.serial] works');
+      const out = relay(new StreamScanner(dlp, null), eventsOf(text.split('')));
+      expect(out.released.get(KEY_0)).toBe('the key: [REDACTED:custom.serial] works');
+    }
+  });
+});

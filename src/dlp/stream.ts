@@ -22,6 +22,13 @@ export const STREAM_WINDOW = 512;
 /** Longest open match held back, in characters: beyond it the value is judged as it stands. */
 const MAX_OPEN = 64 * 1024;
 
+/**
+ * Longest beginning held back that is not yet a match (a key block whose lines are joined by
+ * blanks matches only at its END line): each event rescans what is held, so this bounds that
+ * work, about 4 K characters a scan.
+ */
+const MAX_HELD = 4096;
+
 interface Span {
   start: number;
   end: number;
@@ -83,11 +90,13 @@ function responseStops(dlp: CompiledDlp): ResponseStops {
  * `AFTER_MATCH` characters (a detector's confidence may read that far past a value: a card number
  * glued to more digit groups is none). The earliest position from which the rest of the text is
  * such a beginning is held back; everything before it can no longer be part of a value that is
- * not already found. Detectors whose values may run long (`MAX_OPEN`) are held as long as that;
- * those that matter only to response-stage policies or at low confidence no longer than the
- * window, as before.
+ * not already found. A beginning of a stopping class is held up to `MAX_HELD` characters (once it
+ * is a match, `open` holds it up to `MAX_OPEN`); those that matter only to response-stage
+ * policies or at low confidence no longer than the window, as before.
  */
 export interface TailHold {
+  /** `window`: a pattern could not be read, so the whole window is held, as before. */
+  readonly kind: 'prefix' | 'window';
   /** Index in `tail` (the text not yet releasable, to its newest character) where holding must begin. */
   heldFrom(tail: string): number;
 }
@@ -102,6 +111,8 @@ function entryHold(entries: readonly CompiledEntry[]): RE2 | null {
 }
 
 class PrefixHold implements TailHold {
+  readonly kind = 'prefix';
+
   constructor(
     private readonly long: RE2 | null,
     private readonly short: RE2 | null,
@@ -111,7 +122,7 @@ class PrefixHold implements TailHold {
   heldFrom(tail: string): number {
     let from = tail.length;
     const a = this.long?.exec(tail);
-    if (a) from = Math.max(a.index, tail.length - MAX_OPEN);
+    if (a) from = Math.max(a.index, tail.length - MAX_HELD);
     const b = this.short?.exec(tail);
     if (b) from = Math.min(from, Math.max(b.index, tail.length - this.window));
     return from;
@@ -120,6 +131,8 @@ class PrefixHold implements TailHold {
 
 /** A pattern the prefix construction does not read: the whole window is held, as it always was. */
 class WindowHold implements TailHold {
+  readonly kind = 'window';
+
   constructor(private readonly window: number) {}
 
   heldFrom(tail: string): number {
@@ -315,16 +328,33 @@ export class StreamScanner {
    * A match the previous scan, which saw more context, could already judge is not judged again:
    * here the region may start inside a longer token, whose tail (digits after more digits) is no
    * value.
+   *
+   * The region reaches back over everything still held (and two windows of context before it),
+   * so a value that only matches once it is whole is read whole. A stopping match that an
+   * outranking overlapping match set aside (`resolveOverlaps`) is open too, until both are
+   * judged: later text may remove the other and leave it.
    */
   private scanTail(key: string, k: KeyState, newFrom: number, final = false): void {
     const w = this.window;
     // The final scan reads the last region again: a region starting anywhere else could begin
     // inside a token (digits after more digits) whose tail would pass for a value.
-    const from = final ? Math.max(k.base, k.lastFrom) : Math.max(k.base, Math.min(newFrom - 2 * w, k.open ?? Infinity));
+    const from = final ? Math.max(k.base, k.lastFrom) : Math.max(k.base, Math.min(k.releasable - 2 * w, newFrom - 2 * w, k.open ?? Infinity));
     k.lastFrom = from;
     const region = k.text.slice(from - k.base);
     let open: number | null = null;
-    for (const f of scan(this.dlp, [{ path: k.path, text: region, kind: 'message' }], 'response', this.agentId)) {
+    const shadowed: Finding[] = [];
+    const found = scan(this.dlp, [{ path: k.path, text: region, kind: 'message' }], 'response', this.agentId, { shadowed });
+    if (!final) {
+      for (const f of shadowed) {
+        const longest = this.stopping.get(f.class);
+        if (longest === undefined) continue;
+        // Judged once it and every match that outranked it are.
+        const end = found.reduce((e, o) => (o.location.start < f.location.end && o.location.end > f.location.start ? Math.max(e, o.location.end) : e), f.location.end);
+        const start = from + f.location.start;
+        if (!((from + end <= k.total - w && k.total - start >= longest) || k.total - start > MAX_OPEN)) open = Math.min(open ?? Infinity, start);
+      }
+    }
+    for (const f of found) {
       const start = from + f.location.start;
       const end = from + f.location.end;
       const longest = this.stopping.get(f.class);

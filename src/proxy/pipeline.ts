@@ -397,10 +397,8 @@ export class Pipeline {
         dlp: call.tenant!.dlp,
         agentId: call.agent!.id,
         enforce: call.tenant!.enforcement === 'enforce',
-        ...(call.tenant!.policies.response.length > 0 ? {
-          judge: (findings: Finding[]) => this.judgeResponse(call, findings),
-          refuses: call.tenant!.enforcement === 'enforce' && call.tenant!.policies.response.some((p) => p.action === 'DENY'),
-        } : {}),
+        hold: call.tenant!.streamHold,
+        ...(call.tenant!.policies.response.length > 0 ? { judge: (findings: Finding[]) => this.judgeResponse(call, findings) } : {}),
       },
     }, response, (r) => {
       call.upstreamMs = performance.now() - call.upstreamStart!;

@@ -4,7 +4,7 @@ import { errorBody, streamErrorEvent, type Dialect } from '../dialects/errors.js
 import { SseParser, interpretEvent, responseTexts, serializeEvent, stripInjectedUsage, usageFromBody, type ApiKind, type SseEvent, type TextDelta, type Usage } from '../dialects/index.js';
 import { decide, redactJson, scan, type CompiledDlp, type Finding } from '../dlp/engine.js';
 import { updateAtPath } from '../dlp/redact.js';
-import { STREAM_WINDOW, StreamScanner, responseHold } from '../dlp/stream.js';
+import { STREAM_WINDOW, StreamScanner, type TailHold } from '../dlp/stream.js';
 import { redactedJsonBody, streamedBody, type BodyPolicy } from './bodies.js';
 import { agentResponseHeaders } from './http-headers.js';
 import { joined, readBounded } from './read-bounded.js';
@@ -52,11 +52,8 @@ export interface ResponseDlp {
    * when the tenant has none, so the common case costs nothing.
    */
   judge?: (findings: Finding[]) => RenLayerError | null;
-  /**
-   * One of those policies can refuse the answer (a DENY, enforced), on any finding: every value
-   * must then be seen whole before it leaves. A FLAG changes no byte the agent gets.
-   */
-  refuses?: boolean;
+  /** What a stream's text waits for before it leaves (the tenant's, see `responseHold`); null: nothing. */
+  hold: TailHold | null;
 }
 
 export interface RelayContext {
@@ -259,9 +256,8 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     if (!wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
   });
   const parser = new SseParser();
-  const { dlp, enforce, refuses } = ctx.responseDlp;
-  const scanner = new StreamScanner(dlp, ctx.responseDlp.agentId, STREAM_WINDOW, ctx.bodies.redacted ? ctx.bodies.maxBytes : 0,
-    responseHold(dlp, { enforce, policies: refuses === true }));
+  const { dlp, hold } = ctx.responseDlp;
+  const scanner = new StreamScanner(dlp, ctx.responseDlp.agentId, STREAM_WINDOW, ctx.bodies.redacted ? ctx.bodies.maxBytes : 0, hold);
   const raw: Buffer[] = [];
   let rawBytes = 0;
   // Every way out judges what is left and records the bodies for the trace first.

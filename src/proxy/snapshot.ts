@@ -3,6 +3,7 @@ import { RenLayerError } from '../core/errors.js';
 import { openJson } from '../core/secretbox.js';
 import { isConnectionError, type Database } from '../db/database.js';
 import { compileDlp, dlpSalt, type CompiledDlp, type TenantDlpConfig } from '../dlp/engine.js';
+import { responseHold, type TailHold } from '../dlp/stream.js';
 import { PriceTable, type Price } from '../limits/prices.js';
 import { DLP_CONFIG_JSON, dlpConfigFromJson, type DlpConfigJson } from '../store/dlp.js';
 import { agentHeadersContext } from '../store/agents.js';
@@ -54,6 +55,8 @@ export interface TenantEntry {
   dlp: CompiledDlp;
   /** Enabled policies, compiled and ordered per stage, with the tenant's default action. */
   policies: PolicySet;
+  /** What its streams' text waits for before it leaves (see `responseHold`), built with the DLP set. */
+  streamHold: TailHold | null;
   /** Enabled rate limits and budgets. */
   limits: LimitRule[];
 }
@@ -326,13 +329,23 @@ export class ConfigSnapshot {
         this.negative.delete(k.key_hash);
         keyHashes.push(k.key_hash);
       }
+      const compiledDlp = this.compileTenantDlp(tenantId, dlpConfigFromJson(dlp));
+      const compiledPolicies = this.compileTenantPolicies(tenantId, policiesFromJson(policies), t.default_action);
+      const enforce = t.enforcement === 'enforce';
+      // A response-stage policy that can refuse the answer (a DENY, enforced) may act on any
+      // finding, so every value must be seen whole; a FLAG changes no byte the agent gets.
+      const streamHold = responseHold(compiledDlp, { enforce, policies: enforce && compiledPolicies.response.some((p) => p.action === 'DENY') });
+      if (streamHold?.kind === 'window') {
+        this.log.warn({ tenant_id: tenantId }, 'a DLP pattern of this tenant cannot be read for streaming; its streams hold back their last 512 characters');
+      }
       this.tenants.set(tenantId, {
         tenant: {
           id: t.id, name: t.name, defaultAction: t.default_action, enforcement: t.enforcement, storeBodies: t.store_bodies, settings: t.settings,
           prices: priceRows.length === 0 ? DEFAULT_PRICES
             : new PriceTable(Object.fromEntries(priceRows.map((p): [string, Price] => [p.model, { input: Number(p.input), output: Number(p.output) }]))),
-          dlp: this.compileTenantDlp(tenantId, dlpConfigFromJson(dlp)),
-          policies: this.compileTenantPolicies(tenantId, policiesFromJson(policies), t.default_action),
+          dlp: compiledDlp,
+          policies: compiledPolicies,
+          streamHold,
           limits: limitsFromJson(tenantId, limits),
         },
         agents,
