@@ -175,6 +175,7 @@ export function parsePattern(pattern: string, flags = ''): PatternNode {
         i++;
         if (pattern[i] === '<' || (pattern[i] === 'P' && pattern[i + 1] === '<')) {
           const close = pattern.indexOf('>', i);
+          if (close < 0 || '=!'.includes(pattern[i + 1]!)) throw new Error('lookaround is not RE2');
           value = pattern.slice(pattern.indexOf('<', i) + 1, close) === 'value';
           i = close + 1;
         } else {

@@ -775,3 +775,44 @@ describe('StreamScanner: values found late', () => {
     }
   });
 });
+
+describe('StreamScanner: matches that surface or vanish late', () => {
+  const tenant = (longAction: 'warn' | 'record', shortAction: 'redact' | 'warn') =>
+    compileDlp({
+      overrides: Object.fromEntries(BUILTIN_DETECTORS.map((d) => [d.class, { enabled: false }])),
+      patterns: [
+        { name: 'long-id', type: 'regex', pattern: String.raw`ID-\d{4}-[a-z]+\b`, severity: 'CRITICAL', action: longAction, appliesTo: 'both', enabled: true },
+        { name: 'short-id', type: 'regex', pattern: String.raw`ID-\d{4}`, severity: 'LOW', action: shortAction, appliesTo: 'both', enabled: true },
+      ],
+      allow: [],
+    }, 'salt');
+  const events = eventsOf(['Your code is ID-1234', '-' + 'a'.repeat(600), '9 thanks']);
+
+  it('a value set aside by a match that vanishes more than a window later is still redacted', () => {
+    const dlp = tenant('warn', 'redact');
+    const out = relay(new StreamScanner(dlp, null), events);
+    expect(out.released.get(KEY_0)).toBe(`Your code is [REDACTED:custom.short-id]-${'a'.repeat(600)}9 thanks`);
+  });
+
+  it('…and found, for a refusing policy and the trace, when nothing would stop it', () => {
+    const dlp = tenant('warn', 'warn');
+    const scanner = new StreamScanner(dlp, null, STREAM_WINDOW, 0, responseHold(dlp, { enforce: true, policies: true }));
+    let releasedBeforeFound = false;
+    for (const e of events) {
+      scanner.push(e);
+      if (scanner.releasable(KEY_0) > 13 && !scanner.findings.some((f) => f.class === 'custom.short-id')) releasedBeforeFound = true;
+    }
+    scanner.end();
+    expect(releasedBeforeFound).toBe(false);
+    expect(scanner.findings.map((f) => [f.class, f.location.start])).toContainEqual(['custom.short-id', 13]);
+  });
+
+  it('a region that starts inside a word does not see a value there (no boundary where the whole text has none)', () => {
+    const jwt = join('eyJhbGciOiJIUzI1NiJ9', '.eyJzdWIiOiIxIn0', '.c2ln');
+    const text = 'x' + jwt + ' '.repeat(2000) + 'end';
+    expect(blockingIn(text)).toEqual([]);
+    const out = relay(new StreamScanner(DLP, null), eventsOf(text.split('')));
+    expect(out.blocked).toBe(false);
+    expect(out.released.get(KEY_0)).toBe(text);
+  });
+});

@@ -7,7 +7,8 @@ import { marker, redactText } from './redact.js';
 /**
  * Incremental response DLP for streams (SPEC §6 "Streams"). Text arrives as deltas per stream key
  * (one choice's content, one tool call's arguments …). The scanner keeps, per key, the text not
- * yet released plus `window` characters before it, and scans each new piece with that context.
+ * yet released plus two windows before it, and after each piece scans what is held with that
+ * context.
  * The relay holds back any event whose text reaches into the newest text that could still be the
  * beginning of a value (see `TailHold`): a value split across any number of events is seen whole
  * before its first character is released, while ordinary prose leaves a word behind at most.
@@ -29,6 +30,9 @@ const MAX_OPEN = 64 * 1024;
  */
 const MAX_HELD = 4096;
 
+/** Characters read before a scan's region, for the boundaries at its start (context words sit in the region). */
+const LEAD = 64;
+
 interface Span {
   start: number;
   end: number;
@@ -49,6 +53,8 @@ interface KeyState {
   lastFrom: number;
   /** What may be released (absolute): before the earliest text that may still become, or is, a value. */
   releasable: number;
+  /** Matches set aside by an overlapping one that may still vanish: reported when they surface, however late. */
+  unsettled: Set<string>;
   /** Redacted spans, absolute, sorted and merged. */
   redact: Span[];
   /** When recording: the key's text from its start (bounded), and every finding's span in it. */
@@ -67,7 +73,7 @@ interface ResponseStops {
   actions: Set<string>;
 }
 
-/** Per compiled set, built on the first stream it scans rather than on every one. */
+/** Per compiled set, built once (with its hold, at each reload) rather than on every stream. */
 const STOPS = new WeakMap<CompiledDlp, ResponseStops>();
 
 function responseStops(dlp: CompiledDlp): ResponseStops {
@@ -203,7 +209,7 @@ export class StreamScanner {
     for (const d of deltas) {
       let k = this.keys.get(d.stream);
       if (!k) {
-        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, lastFrom: 0, releasable: 0, redact: [], full: '', found: [] };
+        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, lastFrom: 0, releasable: 0, unsettled: new Set(), redact: [], full: '', found: [] };
         this.keys.set(d.stream, k);
       }
       if (this.recorded < this.recordChars) {
@@ -318,8 +324,8 @@ export class StreamScanner {
   }
 
   /**
-   * Scans the new text with two windows of context before it (or from an open match) and judges
-   * what is complete:
+   * Scans what is held and the new text, with two windows of context before it (or from an open
+   * match), and judges what is complete:
    * - a match of a class that can stop the stream (block, redact) is judged once `window`
    *   characters follow it and the text from its start is as long as the class's longest value:
    *   until then it may still grow (a longer number, the rest of a key block — whose first lines
@@ -338,39 +344,52 @@ export class StreamScanner {
     const w = this.window;
     // The final scan reads the last region again: a region starting anywhere else could begin
     // inside a token (digits after more digits) whose tail would pass for a value.
-    const from = final ? Math.max(k.base, k.lastFrom) : Math.max(k.base, Math.min(k.releasable - 2 * w, newFrom - 2 * w, k.open ?? Infinity));
+    const from = final ? Math.max(k.base, k.lastFrom) : Math.max(k.base, Math.min(k.releasable - 2 * w, k.open ?? Infinity));
     k.lastFrom = from;
-    const region = k.text.slice(from - k.base);
+    // A little text before the region is read too, so that a boundary (\b, a preceding character)
+    // at its start is judged as in the whole text; matches that start in it are not the region's.
+    const lead = Math.min(LEAD, from - k.base);
+    const at = from - lead;
+    const region = k.text.slice(at - k.base);
+    const inRegion = (f: Finding) => f.location.start >= lead;
+    const complete = (start: number, end: number, longest: number, total: number) => (end <= total - w && total - start >= longest) || total - start > MAX_OPEN;
     let open: number | null = null;
     const shadowed: Finding[] = [];
-    const found = scan(this.dlp, [{ path: k.path, text: region, kind: 'message' }], 'response', this.agentId, { shadowed });
+    const found = scan(this.dlp, [{ path: k.path, text: region, kind: 'message' }], 'response', this.agentId, { shadowed }).filter(inRegion);
     if (!final) {
       for (const f of shadowed) {
+        if (!inRegion(f)) continue;
+        const start = at + f.location.start;
+        // Judged once it and every match that outranked it are: until then later text may remove
+        // the other and leave it, and it is then reported whenever that happens.
+        const end = at + found.reduce((e, o) => (o.location.start < f.location.end && o.location.end > f.location.start ? Math.max(e, o.location.end) : e), f.location.end);
         const longest = this.stopping.get(f.class);
-        if (longest === undefined) continue;
-        // Judged once it and every match that outranked it are.
-        const end = found.reduce((e, o) => (o.location.start < f.location.end && o.location.end > f.location.start ? Math.max(e, o.location.end) : e), f.location.end);
-        const start = from + f.location.start;
-        if (!((from + end <= k.total - w && k.total - start >= longest) || k.total - start > MAX_OPEN)) open = Math.min(open ?? Infinity, start);
+        if (complete(start, end, longest ?? 0, k.total)) continue;
+        k.unsettled.add(`${key}:${start}:${f.class}`);
+        // Held while unsettled if it could stop the stream, or a policy may need it whole.
+        if (longest !== undefined || this.hold !== null) open = Math.min(open ?? Infinity, start);
       }
     }
     for (const f of found) {
-      const start = from + f.location.start;
-      const end = from + f.location.end;
+      const start = at + f.location.start;
+      const end = at + f.location.end;
+      const id = `${key}:${start}:${f.class}`;
+      const surfaced = k.unsettled.delete(id);
       const longest = this.stopping.get(f.class);
       if (longest !== undefined) {
-        const complete = (total: number) => (end <= total - w && total - start >= longest) || total - start > MAX_OPEN;
-        if (!final && !complete(k.total)) {
+        if (!final && !complete(start, end, longest, k.total)) {
           open = Math.min(open ?? Infinity, start);
           continue;
         }
         // Judged by the previous scan, which saw more context (at the end: by the last scan).
-        if (complete(newFrom)) continue;
+        if (!surfaced && complete(start, end, longest, newFrom)) continue;
       } else {
-        if (!final && end >= k.total) continue;
-        if (end < newFrom) continue;
+        if (!final && end >= k.total) {
+          if (surfaced) k.unsettled.add(id);
+          continue;
+        }
+        if (!surfaced && end < newFrom) continue;
       }
-      const id = `${key}:${start}:${f.class}`;
       if (this.seen.has(id)) continue;
       this.seen.add(id);
       this.findings.push({ ...f, location: { path: k.path, start, end } });
