@@ -364,8 +364,12 @@ export class StreamScanner {
         // the other and leave it, and it is then reported whenever that happens.
         const end = at + found.reduce((e, o) => (o.location.start < f.location.end && o.location.end > f.location.start ? Math.max(e, o.location.end) : e), f.location.end);
         const longest = this.stopping.get(f.class);
-        if (complete(start, end, longest ?? 0, k.total)) continue;
-        k.unsettled.add(`${key}:${start}:${f.class}`);
+        const id = `${key}:${start}:${f.class}`;
+        if (complete(start, end, longest ?? 0, k.total)) {
+          k.unsettled.delete(id);
+          continue;
+        }
+        k.unsettled.add(id);
         // Held while unsettled if it could stop the stream, or a policy may need it whole.
         if (longest !== undefined || this.hold !== null) open = Math.min(open ?? Infinity, start);
       }
