@@ -132,7 +132,7 @@ function builtinEntry(d: Detector, o: DetectorOverride | undefined): CompiledEnt
   };
 }
 
-function customEntry(p: CustomPattern, o: DetectorOverride | undefined): CompiledEntry & { source: string } {
+function customEntry(p: CustomPattern, o: DetectorOverride | undefined): CompiledEntry {
   const cls = `custom.${p.name}`;
   let source: string;
   let extract: CompiledEntry['extract'];
@@ -165,7 +165,6 @@ function customEntry(p: CustomPattern, o: DetectorOverride | undefined): Compile
     maxLength,
     pattern: { source, flags: '' },
     extract,
-    source,
   };
 }
 
@@ -187,9 +186,9 @@ export function compileDlp(config: TenantDlpConfig, salt: string): CompiledDlp {
     validateCustomPattern(p);
     const o = config.overrides[`custom.${p.name}`];
     if (p.enabled === false || o?.enabled === false) continue;
-    const { source, ...entry } = customEntry(p, o);
+    const entry = customEntry(p, o);
     entries.push(entry);
-    sources.push(source);
+    sources.push(entry.pattern.source);
   }
   const allow = new Map<string, Set<string>>();
   for (const a of config.allow) {

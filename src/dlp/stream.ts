@@ -336,9 +336,10 @@ export class StreamScanner {
    * value.
    *
    * The region reaches back over everything still held (and two windows of context before it),
-   * so a value that only matches once it is whole is read whole. A stopping match that an
-   * outranking overlapping match set aside (`resolveOverlaps`) is open too, until both are
-   * judged: later text may remove the other and leave it.
+   * so a value that only matches once it is whole is read whole. A match that an outranking
+   * overlapping match set aside (`resolveOverlaps`) stays unsettled until both are judged — held
+   * open when it could stop the stream or the tenant holds anything — since later text may remove
+   * the other and leave it; it is reported whenever it surfaces.
    */
   private scanTail(key: string, k: KeyState, newFrom: number, final = false): void {
     const w = this.window;
