@@ -175,6 +175,7 @@ export class SseParser {
 }
 
 const encoder = new TextEncoder();
+const LINE_BREAK = /[\r\n]/;
 
 /**
  * Canonical bytes for an event the proxy rewrote: `event:`, `id:`, one `data:` line per line of
@@ -182,9 +183,13 @@ const encoder = new TextEncoder();
  * the field early.
  */
 export function serializeEvent(ev: { event?: string | null; data: string; id?: string | null }): Uint8Array {
+  const event = ev.event !== null && ev.event !== undefined;
+  const id = ev.id !== null && ev.id !== undefined;
+  // The common rewrite (a chunk without its usage member) is one line of data.
+  if (!event && !id && !LINE_BREAK.test(ev.data)) return encoder.encode(`data: ${ev.data}\n\n`);
   let s = '';
-  if (ev.event !== null && ev.event !== undefined) s += `event: ${ev.event}\n`;
-  if (ev.id !== null && ev.id !== undefined) s += `id: ${ev.id}\n`;
+  if (event) s += `event: ${ev.event}\n`;
+  if (id) s += `id: ${ev.id}\n`;
   for (const line of ev.data.split(/\r\n|\r|\n/)) s += `data: ${line}\n`;
   return encoder.encode(`${s}\n`);
 }

@@ -301,7 +301,8 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       const seen = interpretEvent(ctx.api, ev);
       result.usage = addUsage(result.usage, seen.usage);
       if (seen.done) finished = true;
-      const deltas = seen.texts ? scanner.push(seen.texts).map((e, i) => ({ ...e, start: e.end - seen.texts![i]!.value.length, path: seen.texts![i]!.path })) : [];
+      const texts = seen.texts;
+      const deltas = texts ? scanner.push(texts).map(({ key, end }, i) => ({ key, end, start: end - texts[i]!.value.length, path: texts[i]!.path })) : [];
       // A repeat of a key's whole text means the key is complete: its tail can be judged now.
       for (const echo of seen.echoes ?? []) scanner.endKey(echo.stream);
       judge();
