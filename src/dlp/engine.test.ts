@@ -433,6 +433,15 @@ describe('texts scanned lately', () => {
     expect(classesOf(scan(perDirection, [part(withEmp)], 'request', null, { remember: true }))).not.toContain('custom.emp');
   });
 
+  it('answers short texts, and texts with a lone surrogate (keyed by their UTF-16 units), as a scan would', () => {
+    const compiled = compileDlp({ ...EMPTY, patterns: [custom({ name: 'mark', type: 'keywords', keywords: ['x\uFFFDy'] })] }, 'salt');
+    for (const text of ['see x\uD800y', 'see x\uFFFDy', 'x\uD800y \uDC00', `Mail ${EMAIL}`]) {
+      const fresh = scan(compiled, [part(text)], 'request', 'agt_d');
+      expect(scan(compiled, [part(text)], 'request', 'agt_d', { remember: true }), text).toEqual(fresh);
+      expect(scan(compiled, [part(text)], 'request', 'agt_d', { remember: true }), text).toEqual(fresh);
+    }
+  });
+
   it('hands out findings no caller can change for the next one', () => {
     const text = long(CARD);
     const [f] = scan(BUILTINS, [part(text)], 'request', 'agt_c', { remember: true });
