@@ -42,7 +42,7 @@ interface RelayOutcome {
   findings: Finding[];
 }
 
-function relay(scanner: StreamScanner, events: readonly Event[]): RelayOutcome {
+function relay(scanner: StreamScanner, events: readonly Event[], together = 1): RelayOutcome {
   const held: { event: Event; ends: { key: string; end: number }[] }[] = [];
   const released = new Map<string, string>();
   let releasedEvents = 0;
@@ -63,11 +63,17 @@ function relay(scanner: StreamScanner, events: readonly Event[]): RelayOutcome {
     }
   };
   const outcome = (blocked: boolean): RelayOutcome => ({ blocked, released, releasedEvents, findings: scanner.findings });
-  for (const event of events) {
-    const ends = scanner.push(event);
-    expect(ends.map((e) => e.key)).toEqual(event.map((d) => d.stream));
+  // Events that arrive in one read are pushed together (`together` of them; 1 by default).
+  for (let i = 0; i < events.length; i += together) {
+    const batch = events.slice(i, i + together);
+    const ends = scanner.push(batch.flat());
+    expect(ends.map((e) => e.key)).toEqual(batch.flat().map((d) => d.stream));
     if (scanner.blocking().length > 0) return outcome(true);
-    held.push({ event, ends });
+    let at = 0;
+    for (const event of batch) {
+      held.push({ event, ends: ends.slice(at, at + event.length) });
+      at += event.length;
+    }
     release(false);
   }
   scanner.end();
@@ -166,13 +172,13 @@ describe('StreamScanner: a planted secret', () => {
     }
   });
 
-  it('is blocked in any chunking, and nothing from its start on is ever released', () => {
+  it('is blocked in any chunking, however many events arrive together, and nothing from its start on is ever released', () => {
     fc.assert(
       fc.property(
-        planted(60).chain((p) => fc.tuple(fc.constant(p), chunking(p.text), window)),
-        ([{ text, start, value }, pieces, w]) => {
+        planted(60).chain((p) => fc.tuple(fc.constant(p), chunking(p.text), window, fc.integer({ min: 1, max: 4 }))),
+        ([{ text, start, value }, pieces, w, together]) => {
           expect(pieces.join('')).toBe(text);
-          const out = relay(new StreamScanner(DLP, null, w), eventsOf(pieces));
+          const out = relay(new StreamScanner(DLP, null, w), eventsOf(pieces), together);
           expect(out.blocked).toBe(true);
           const released = out.released.get(KEY_0) ?? '';
           expect(released.length).toBeLessThanOrEqual(start);
@@ -711,6 +717,19 @@ describe('StreamScanner: every built-in example', () => {
         if (!whole.some((f) => f.class === d.class && f.action === 'redact')) continue;
         const out = relay(new StreamScanner(ALL_REDACT, null), eventsOf(ex.text.split('')));
         expect(out.released.get(KEY_0), `${d.class}: ${ex.text}`).toBe(redactText(ex.text, whole));
+      }
+    }
+  });
+
+  it('pushed several events at a time (a proxy that fell behind reads them together), leaves the same', () => {
+    for (const d of BUILTIN_DETECTORS) {
+      for (const ex of d.examples) {
+        const whole = scan(ALL_REDACT, [{ path: PATH_0, text: ex.text, kind: 'message' }], 'response', null);
+        if (!whole.some((f) => f.class === d.class && f.action === 'redact')) continue;
+        for (const together of [2, 5]) {
+          const out = relay(new StreamScanner(ALL_REDACT, null), eventsOf(ex.text.split('')), together);
+          expect(out.released.get(KEY_0), `${d.class} (${together} at a time): ${ex.text}`).toBe(redactText(ex.text, whole));
+        }
       }
     }
   });

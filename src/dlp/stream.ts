@@ -203,9 +203,16 @@ export class StreamScanner {
     this.stopping = responseStops(dlp).classes;
   }
 
-  /** Adds one event's deltas; returns, for each, the absolute end offset within its key. */
+  /**
+   * Adds deltas (one event's, or every event's that arrived together); returns, for each, the
+   * absolute end offset within its key. Each key they touch is scanned once, as if its deltas
+   * were one: the scan reads about two windows whatever the delta's size, so a proxy that falls
+   * behind (several events per read) scans less per event, not more.
+   */
   push(deltas: readonly TextDelta[]): { key: string; end: number }[] {
     const ends: { key: string; end: number }[] = [];
+    /** Each key touched, with where its text ended before these deltas. */
+    const touched = new Map<string, number>();
     for (const d of deltas) {
       let k = this.keys.get(d.stream);
       if (!k) {
@@ -217,31 +224,36 @@ export class StreamScanner {
         k.full += piece;
         this.recorded += piece.length;
       }
-      const scannedUpTo = k.total;
+      if (!touched.has(d.stream)) touched.set(d.stream, k.total);
       k.text += d.value;
       k.total += d.value.length;
       k.path = d.path;
-      this.scanTail(d.stream, k, scannedUpTo);
-      // Only the text after what was releasable before can be the beginning of a value: anything
-      // earlier was judged then (a value under way would have been held from its start).
-      // While an open match starts there (a key block under way), nothing more can leave.
-      const from = Math.max(k.base, k.releasable);
-      if (k.open === null || k.open > from) {
-        const held = this.hold ? from + this.hold.heldFrom(k.text.slice(from - k.base)) : k.total;
-        k.releasable = Math.max(k.releasable, Math.min(held, k.open ?? Infinity));
-      }
-      // Keep two windows (one of context for matches, one of slack so trimming is rare), an open
-      // match whole, and what is held.
-      if (k.text.length > 4 * this.window) {
-        const keepFrom = Math.min(k.total - 2 * this.window, k.open ?? Infinity, k.lastFrom, k.releasable);
-        if (keepFrom > k.base) {
-          k.text = k.text.slice(keepFrom - k.base);
-          k.base = keepFrom;
-        }
-      }
       ends.push({ key: d.stream, end: k.total });
     }
+    for (const [key, scannedUpTo] of touched) this.judgeTail(key, this.keys.get(key)!, scannedUpTo);
     return ends;
+  }
+
+  /** Scans a key's new text (from `scannedUpTo`) and moves what may be released. */
+  private judgeTail(key: string, k: KeyState, scannedUpTo: number): void {
+    this.scanTail(key, k, scannedUpTo);
+    // Only the text after what was releasable before can be the beginning of a value: anything
+    // earlier was judged then (a value under way would have been held from its start).
+    // While an open match starts there (a key block under way), nothing more can leave.
+    const from = Math.max(k.base, k.releasable);
+    if (k.open === null || k.open > from) {
+      const held = this.hold ? from + this.hold.heldFrom(k.text.slice(from - k.base)) : k.total;
+      k.releasable = Math.max(k.releasable, Math.min(held, k.open ?? Infinity));
+    }
+    // Keep two windows (one of context for matches, one of slack so trimming is rare), an open
+    // match whole, and what is held.
+    if (k.text.length > 4 * this.window) {
+      const keepFrom = Math.min(k.total - 2 * this.window, k.open ?? Infinity, k.lastFrom, k.releasable);
+      if (keepFrom > k.base) {
+        k.text = k.text.slice(keepFrom - k.base);
+        k.base = keepFrom;
+      }
+    }
   }
 
   /** Characters of a key that may be released now. */

@@ -296,22 +296,44 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       await writeOrWait(res, bytes);
     }
   };
+  // The events that came in one read are scanned together (one scan per key rather than per
+  // event), then judged and held; when they stop the stream, none of them leaves.
   const forward = async (events: ReturnType<SseParser['push']>) => {
+    const items: { ev: SseEvent; final: boolean; deltas: HeldEvent['deltas']; echoes: TextDelta[] }[] = [];
+    let texts: TextDelta[] = [];
+    let owners: HeldEvent['deltas'][] = [];
+    const scan = () => {
+      if (texts.length === 0) return;
+      scanner.push(texts).forEach(({ key, end }, i) => {
+        owners[i]!.push({ key, end, start: end - texts[i]!.value.length, path: texts[i]!.path });
+      });
+      texts = [];
+      owners = [];
+    };
     for (const ev of events) {
       const seen = interpretEvent(ctx.api, ev);
       result.usage = addUsage(result.usage, seen.usage);
       if (seen.done) finished = true;
-      const texts = seen.texts;
-      const deltas = texts ? scanner.push(texts).map(({ key, end }, i) => ({ key, end, start: end - texts[i]!.value.length, path: texts[i]!.path })) : [];
+      const item = { ev, final: seen.done === true, deltas: [] as HeldEvent['deltas'], echoes: seen.echoes ?? [] };
+      items.push(item);
+      for (const t of seen.texts ?? []) {
+        texts.push(t);
+        owners.push(item.deltas);
+      }
       // A repeat of a key's whole text means the key is complete: its tail can be judged now.
-      for (const echo of seen.echoes ?? []) scanner.endKey(echo.stream);
-      judge();
-      if (blocked()) return;
-      let data: string | null = ev.data;
-      if (ctx.usageInjected && !ev.comment) data = stripInjectedUsage(ev.data);
-      if (data !== null) held.push({ ev, data, final: seen.done === true, deltas, echoes: seen.echoes ?? [] });
-      await release(false);
+      if (item.echoes.length > 0) {
+        scan();
+        for (const echo of item.echoes) scanner.endKey(echo.stream);
+      }
     }
+    scan();
+    judge();
+    if (blocked()) return;
+    for (const { ev, final, deltas, echoes } of items) {
+      const data = ctx.usageInjected && !ev.comment ? stripInjectedUsage(ev.data) : ev.data;
+      if (data !== null) held.push({ ev, data, final, deltas, echoes });
+    }
+    await release(false);
   };
   const chunks = (upstream.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
