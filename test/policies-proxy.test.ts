@@ -161,6 +161,20 @@ describe('policies through the proxy', () => {
     expect((await post(a.key, chatBody('hello'), { 'x-mock-echo': '1' })).res.status).toBe(200);
   });
 
+  it('a stream is refused by the first finding a DENY matches, even when a later one in the same read matches a higher-priority ALLOW', async () => {
+    const PHONE = '+44 (0)20 7946 0958';
+    const a = await tenantWith([
+      { name: 'phones-are-fine', action: 'ALLOW', priority: 1, conditions: [{ field: 'dlp_class', op: 'in', value: ['pii.phone'], direction: 'response' }] },
+      { name: 'no-emails-back', action: 'DENY', priority: 2, conditions: [{ field: 'dlp_class', op: 'in', value: ['pii.email'], direction: 'response' }] },
+    ], async (key) => (await post(key, chatBody(`write to ${EMAIL}`), { 'x-mock-echo': '1' })).res.status === 403);
+    // No delay between chunks: the mock writes the whole stream at once, so the proxy reads the
+    // address and the number together.
+    const s = await post(a.key, chatBody(`Write to ${EMAIL} today. Or call ${PHONE} tomorrow.`, { stream: true }), { 'x-mock-echo': '1', 'x-mock-chunks': '6' });
+    expect(s.text).toContain('"code":"policy_denied"');
+    expect(s.text).not.toContain(EMAIL);
+    expect(await trace(s.id)).toMatchObject({ status: 'DENIED', reason: 'policy_denied', winning_policy_id: a.policyIds[1] });
+  });
+
   it('a policy saved in the database is enforced by the running proxy within a second', async () => {
     const a = await tenantWith([], async () => true);
     expect((await post(a.key, chatBody('deploy now'))).res.status).toBe(200);

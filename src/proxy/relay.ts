@@ -276,10 +276,15 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   // Response-stage policies are judged on the first event and again whenever findings grow.
   let refusal: RenLayerError | null = null;
   let judged = -1;
+  // Judged on the findings so far each time one is added, not once per read: the first policy
+  // matching by priority wins, so a later finding could otherwise hide an earlier one's refusal,
+  // and whether a stream is refused would depend on how the network cut the upstream's bytes.
   const judge = () => {
-    if (!ctx.responseDlp.judge || refusal || scanner.findings.length === judged) return;
-    judged = scanner.findings.length;
-    refusal = ctx.responseDlp.judge(scanner.findings);
+    if (!ctx.responseDlp.judge) return;
+    while (refusal === null && judged < scanner.findings.length) {
+      judged++;
+      refusal = ctx.responseDlp.judge(scanner.findings.slice(0, judged));
+    }
   };
   const dlpBlocked = () => ctx.responseDlp.enforce && scanner.blocking().length > 0;
   const blocked = () => dlpBlocked() || refusal !== null;
