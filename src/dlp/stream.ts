@@ -268,6 +268,18 @@ export class StreamScanner {
     return this.findings.filter((f) => f.action === 'block');
   }
 
+  /**
+   * The part of a key's whole text, repeated at its end, that no delta carried: an upstream may
+   * send a text only whole, in its `.done` event. Pushed like a delta before the key ends, so no
+   * text reaches the agent unscanned. Null when the deltas carried it all, or the key has ended.
+   */
+  unseen(echo: TextDelta): TextDelta | null {
+    const k = this.keys.get(echo.stream);
+    if (k?.closed) return null;
+    const total = k?.total ?? 0;
+    return echo.value.length > total ? { stream: echo.stream, path: echo.path, value: echo.value.slice(total) } : null;
+  }
+
   /** The key's text is complete (a `.done` event repeated it whole): judge its tail now. */
   endKey(key: string): void {
     const k = this.keys.get(key);

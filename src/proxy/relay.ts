@@ -325,9 +325,14 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
         texts.push(t);
         owners.push(item.deltas);
       }
-      // A repeat of a key's whole text means the key is complete: its tail can be judged now.
+      // A repeat of a key's whole text means the key is complete: what no delta carried is
+      // scanned first, then its tail can be judged now.
       if (item.echoes.length > 0) {
         scan();
+        for (const echo of item.echoes) {
+          const unseen = scanner.unseen(echo);
+          if (unseen) scanner.push([unseen]);
+        }
         for (const echo of item.echoes) scanner.endKey(echo.stream);
       }
     }

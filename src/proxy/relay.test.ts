@@ -1,0 +1,64 @@
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { compileDlp } from '../dlp/engine.js';
+import { responseHold } from '../dlp/stream.js';
+import { join } from '../dlp/detectors/shared.js';
+import type { ApiKind } from '../dialects/index.js';
+import { NO_BODIES } from './bodies.js';
+import { relayResponse, type RelayResult } from './relay.js';
+
+/** The part of a ServerResponse the relay uses, recording every write. */
+function agentResponse() {
+  const res = new EventEmitter() as EventEmitter & Record<string, unknown>;
+  const writes: string[] = [];
+  Object.assign(res, {
+    headersSent: false, writableEnded: false, destroyed: false, statusCode: 0,
+    writeHead(status: number) { res.statusCode = status; res.headersSent = true; return res; },
+    flushHeaders() { res.headersSent = true; },
+    write(chunk: Uint8Array | string) { writes.push(Buffer.from(chunk).toString()); return true; },
+    end(chunk?: Uint8Array | string) { if (chunk) writes.push(Buffer.from(chunk).toString()); res.writableEnded = true; },
+    destroy() { res.destroyed = true; },
+  });
+  return { res: res as unknown as ServerResponse, writes, text: () => writes.join('') };
+}
+
+const DLP = compileDlp({ overrides: {}, patterns: [], allow: [] }, 'salt');
+const HOLD = responseHold(DLP, { enforce: true, policies: false });
+const AWS = join('AKIAPKWXVY2', 'VALZGQ2LM');
+
+/** Relays an SSE answer whose body arrives in `reads`, one chunk each. */
+async function relay(api: ApiKind, reads: string[]): Promise<{ result: RelayResult; text: string; writes: string[] }> {
+  const agent = agentResponse();
+  const upstream = {
+    statusCode: 200,
+    headers: { 'content-type': 'text/event-stream' },
+    body: Readable.from(reads.map((r) => Buffer.from(r))),
+  } as unknown as Dispatcher.ResponseData;
+  const result = await relayResponse({
+    res: agent.res, api, traceId: 'trc_test', dialect: 'openai', usageInjected: false, maxBuffer: 1 << 20,
+    bodies: NO_BODIES, clientGone: () => false,
+    responseDlp: { dlp: DLP, agentId: 'agt', enforce: true, hold: HOLD },
+  }, upstream, async () => {});
+  return { result, text: agent.text(), writes: agent.writes };
+}
+
+const sse = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+const chat = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+
+describe('relaySse', () => {
+  it('scans a text that an upstream sends only whole, in its .done event, before any of it leaves', async () => {
+    const item = { item_id: 'msg_1', output_index: 0, content_index: 0 };
+    const { result, text } = await relay('openai_responses', [
+      sse('response.created', { response: { id: 'resp_1', output: [] } }),
+      sse('response.output_text.done', { ...item, text: `Here is the key: ${AWS} keep it safe.` }),
+      sse('response.completed', { response: { id: 'resp_1', output: [] } }),
+    ]);
+    expect(result.dlpBlocked).toBe(true);
+    expect(text).not.toContain(AWS);
+    expect(result.findings.map((f) => f.class)).toContain('secret.aws_access_key');
+  });
+
+});
