@@ -61,4 +61,12 @@ describe('relaySse', () => {
     expect(result.findings.map((f) => f.class)).toContain('secret.aws_access_key');
   });
 
+  it('writes the events released together in one write, byte for byte as the upstream sent them', async () => {
+    const events = ['The answer ', 'arrives ', 'in several ', 'events. '].map(chat);
+    const { result, text, writes } = await relay('openai_chat', [events.join(''), 'data: [DONE]\n\n']);
+    expect(result.findings).toEqual([]);
+    expect(text).toBe(`${events.join('')}data: [DONE]\n\n`);
+    // Every event of the first read but the last word's went out in one write.
+    expect(writes.length).toBeLessThan(events.length);
+  });
 });

@@ -290,16 +290,19 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   const blocked = () => dlpBlocked() || refusal !== null;
   // The end-of-answer event waits for `withFinal`: an SDK reads it as the end and may send its
   // next call at once, which must find this one traced and charged to its budgets.
+  // What is released together goes out in one write: one system call, as the upstream's read was.
   const release = async (all: boolean, withFinal = false) => {
+    const out: Uint8Array[] = [];
     while (held.length > 0) {
       const h = held[0]!;
-      if (h.final && !withFinal) return;
-      if (!all && !h.deltas.every((d) => d.end <= scanner.releasable(d.key))) return;
+      if (h.final && !withFinal) break;
+      if (!all && !h.deltas.every((d) => d.end <= scanner.releasable(d.key))) break;
       held.shift();
-      const bytes = redactEvent(scanner, h);
-      wrote = true;
-      await writeOrWait(res, bytes);
+      out.push(redactEvent(scanner, h));
     }
+    if (out.length === 0) return;
+    wrote = true;
+    await writeOrWait(res, out.length === 1 ? out[0]! : Buffer.concat(out));
   };
   // The events that came in one read are scanned together (one scan per key rather than per
   // event), then judged and held; when they stop the stream, none of them leaves.
