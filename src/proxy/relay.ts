@@ -273,12 +273,12 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   // before any of it leaves.
   const held: HeldEvent[] = [];
   let finished = false;
-  // Response-stage policies are judged on the first event and again whenever findings grow.
+  // Response-stage policies are judged on the first event, then on the findings so far each time
+  // one is added (not once per read): the first policy matching by priority wins, so a later
+  // finding could otherwise hide an earlier one's refusal, and whether a stream is refused would
+  // depend on how the network cut the upstream's bytes.
   let refusal: RenLayerError | null = null;
   let judged = -1;
-  // Judged on the findings so far each time one is added, not once per read: the first policy
-  // matching by priority wins, so a later finding could otherwise hide an earlier one's refusal,
-  // and whether a stream is refused would depend on how the network cut the upstream's bytes.
   const judge = () => {
     if (!ctx.responseDlp.judge) return;
     while (refusal === null && judged < scanner.findings.length) {
