@@ -224,6 +224,12 @@ export class StreamScanner {
         k.full += piece;
         this.recorded += piece.length;
       }
+      if (k.closed) {
+        // Text after the key's end (an upstream that repeated it whole, then went on): what came
+        // before was judged whole; what follows is held and scanned like any text.
+        k.closed = false;
+        k.releasable = Math.max(k.releasable, k.total);
+      }
       if (!touched.has(d.stream)) touched.set(d.stream, k.total);
       k.text += d.value;
       k.total += d.value.length;

@@ -3,7 +3,8 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { compileDlp } from '../dlp/engine.js';
+import type { RenLayerError } from '../core/errors.js';
+import { compileDlp, type Finding } from '../dlp/engine.js';
 import { responseHold } from '../dlp/stream.js';
 import { join } from '../dlp/detectors/shared.js';
 import type { ApiKind } from '../dialects/index.js';
@@ -30,7 +31,7 @@ const HOLD = responseHold(DLP, { enforce: true, policies: false });
 const AWS = join('AKIAPKWXVY2', 'VALZGQ2LM');
 
 /** Relays an SSE answer whose body arrives in `reads`, one chunk each. */
-async function relay(api: ApiKind, reads: string[]): Promise<{ result: RelayResult; text: string; writes: string[] }> {
+async function relay(api: ApiKind, reads: string[], judge?: (findings: Finding[]) => RenLayerError | null): Promise<{ result: RelayResult; text: string; writes: string[] }> {
   const agent = agentResponse();
   const upstream = {
     statusCode: 200,
@@ -40,7 +41,7 @@ async function relay(api: ApiKind, reads: string[]): Promise<{ result: RelayResu
   const result = await relayResponse({
     res: agent.res, api, traceId: 'trc_test', dialect: 'openai', usageInjected: false, maxBuffer: 1 << 20,
     bodies: NO_BODIES, clientGone: () => false,
-    responseDlp: { dlp: DLP, agentId: 'agt', enforce: true, hold: HOLD },
+    responseDlp: { dlp: DLP, agentId: 'agt', enforce: true, hold: HOLD, ...(judge ? { judge } : {}) },
   }, upstream, async () => {});
   return { result, text: agent.text(), writes: agent.writes };
 }
@@ -59,6 +60,29 @@ describe('relaySse', () => {
     expect(result.dlpBlocked).toBe(true);
     expect(text).not.toContain(AWS);
     expect(result.findings.map((f) => f.class)).toContain('secret.aws_access_key');
+  });
+
+  it('scans text that follows a key\'s .done event: the key is held and judged again', async () => {
+    const item = { item_id: 'msg_1', output_index: 0, content_index: 0 };
+    const { result, text } = await relay('openai_responses', [
+      sse('response.output_text.done', { ...item, text: 'Hi.' }),
+      sse('response.output_text.delta', { ...item, delta: ` Here is the key: ${AWS} keep it safe.` }),
+      sse('response.completed', { response: { id: 'resp_1', output: [] } }),
+    ]);
+    expect(result.dlpBlocked).toBe(true);
+    expect(text).not.toContain(AWS);
+  });
+
+  it('judges response-stage policies once per kind of finding, not once per finding', async () => {
+    const judged: number[] = [];
+    const addresses = Array.from({ length: 200 }, (_, i) => `Write to user${i}@example.org today.`).join(' ');
+    const { result } = await relay('openai_chat', [chat(addresses), 'data: [DONE]\n\n'], (findings) => {
+      judged.push(findings.length);
+      return null;
+    });
+    expect(result.findings.filter((f) => f.class === 'pii.email')).toHaveLength(200);
+    // The first event, then the first address: every later one is of a kind already judged.
+    expect(judged).toEqual([0, 1]);
   });
 
   it('writes the events released together in one write, byte for byte as the upstream sent them', async () => {

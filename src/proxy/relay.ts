@@ -275,14 +275,23 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
   let finished = false;
   // Response-stage policies are judged on the first event, then on the findings so far each time
   // one is added (not once per read): the first policy matching by priority wins, so a later
-  // finding could otherwise hide an earlier one's refusal, and whether a stream is refused would
-  // depend on how the network cut the upstream's bytes.
+  // finding could otherwise hide an earlier one's refusal. A policy reads of a finding only its
+  // class, severity and direction, and asks whether some finding matches: one of a kind already
+  // judged changes nothing, so an answer full of addresses is judged once, not once per address.
   let refusal: RenLayerError | null = null;
   let judged = -1;
+  const judgedKinds = new Set<string>();
   const judge = () => {
     if (!ctx.responseDlp.judge) return;
+    if (judged < 0) {
+      judged = 0;
+      refusal = ctx.responseDlp.judge([]);
+    }
     while (refusal === null && judged < scanner.findings.length) {
-      judged++;
+      const f = scanner.findings[judged++]!;
+      const kind = `${f.class} ${f.severity} ${f.direction}`;
+      if (judgedKinds.has(kind)) continue;
+      judgedKinds.add(kind);
       refusal = ctx.responseDlp.judge(scanner.findings.slice(0, judged));
     }
   };
