@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import RE2 from 're2';
 import type { TextDelta } from '../dialects/stream.js';
 import { scan, type CompiledDlp, type CompiledEntry, type Finding } from './engine.js';
@@ -43,6 +44,8 @@ interface KeyState {
   /** Text from absolute offset `base` to the newest character. */
   text: string;
   base: number;
+  /** SHA-256 of the text before `base` (trimmed away), to tell a repeat of the key's text from another text. */
+  trimmed: Hash | null;
   total: number;
   path: string;
   /** Start of the earliest stopping match that may still grow; null when there is none. */
@@ -185,6 +188,8 @@ export class StreamScanner {
   private readonly keys = new Map<string, KeyState>();
   private readonly seen = new Set<string>();
   private readonly stopping: Map<string, number>;
+  /** Redactions of repeated texts that were not their key's text, scanned on their own (see `echo`). */
+  private readonly echoRedactions = new Map<string, Finding[]>();
   private recorded = 0;
   readonly findings: Finding[] = [];
 
@@ -216,7 +221,7 @@ export class StreamScanner {
     for (const d of deltas) {
       let k = this.keys.get(d.stream);
       if (!k) {
-        k = { text: '', base: 0, total: 0, path: d.path, open: null, closed: false, lastFrom: 0, releasable: 0, unsettled: new Set(), redact: [], full: '', found: [] };
+        k = { text: '', base: 0, trimmed: null, total: 0, path: d.path, open: null, closed: false, lastFrom: 0, releasable: 0, unsettled: new Set(), redact: [], full: '', found: [] };
         this.keys.set(d.stream, k);
       }
       if (this.recorded < this.recordChars) {
@@ -256,6 +261,7 @@ export class StreamScanner {
     if (k.text.length > 4 * this.window) {
       const keepFrom = Math.min(k.total - 2 * this.window, k.open ?? Infinity, k.lastFrom, k.releasable);
       if (keepFrom > k.base) {
+        (k.trimmed ??= createHash('sha256')).update(k.text.slice(0, keepFrom - k.base), 'utf16le');
         k.text = k.text.slice(keepFrom - k.base);
         k.base = keepFrom;
       }
@@ -275,15 +281,32 @@ export class StreamScanner {
   }
 
   /**
-   * The part of a key's whole text, repeated at its end, that no delta carried: an upstream may
-   * send a text only whole, in its `.done` event. Pushed like a delta before the key ends, so no
-   * text reaches the agent unscanned. Null when the deltas carried it all, or the key has ended.
+   * A key's whole text, repeated at its end (Responses API `.done` events), before the key is
+   * ended. What it carries beyond the deltas (an upstream may send a text only whole) is pushed
+   * like a delta. A repeat that is not the deltas' text — no conforming upstream sends one — is
+   * scanned whole on its own: its findings count (a blocking one stops the stream) and its
+   * redactions are applied when it is rewritten. So no repeated text reaches the agent unscanned.
    */
-  unseen(echo: TextDelta): TextDelta | null {
+  echo(echo: TextDelta): void {
     const k = this.keys.get(echo.stream);
-    if (k?.closed) return null;
-    const total = k?.total ?? 0;
-    return echo.value.length > total ? { stream: echo.stream, path: echo.path, value: echo.value.slice(total) } : null;
+    if (!k || this.repeats(k, echo.value)) {
+      const seen = k?.total ?? 0;
+      if (echo.value.length > seen) this.push([{ ...echo, value: echo.value.slice(seen) }]);
+      return;
+    }
+    const found = scan(this.dlp, [{ path: echo.path, text: echo.value, kind: 'message' }], 'response', this.agentId);
+    const known = new Set(this.findings.map((f) => `${f.class} ${f.hash}`));
+    for (const f of found) if (!known.has(`${f.class} ${f.hash}`)) this.findings.push(f);
+    const redact = found.filter((f) => f.action === 'redact');
+    if (redact.length > 0) this.echoRedactions.set(echo.value, redact);
+  }
+
+  /** Whether `value` begins with exactly the text the key's deltas carried. */
+  private repeats(k: KeyState, value: string): boolean {
+    if (value.length < k.total || value.slice(k.base, k.total) !== k.text) return false;
+    if (k.base === 0) return true;
+    const prefix = createHash('sha256').update(value.slice(0, k.base), 'utf16le').digest('base64');
+    return k.trimmed !== null && k.trimmed.copy().digest('base64') === prefix;
   }
 
   /** The key's text is complete (a `.done` event repeated it whole): judge its tail now. */
@@ -323,6 +346,8 @@ export class StreamScanner {
 
   /** A key's whole text repeated at the end (Responses API `.done` events), redacted as its deltas were. */
   rewriteWhole(key: string, value: string): string {
+    const own = this.echoRedactions.get(value);
+    if (own) return redactText(value, own);
     const spans = this.keys.get(key)?.redact;
     if (!spans || spans.length === 0) return value;
     return redactText(value, spans.map((s) => ({ class: s.class, location: { path: '', start: s.start, end: s.end } })));
@@ -348,9 +373,9 @@ export class StreamScanner {
     return out;
   }
 
-  /** Whether a key has anything redacted (its repeats must be rewritten). */
-  hasRedactions(key: string): boolean {
-    return (this.keys.get(key)?.redact.length ?? 0) > 0;
+  /** Whether a repeat of a key's text must be rewritten: the key has redactions, or the repeat its own. */
+  rewritesWhole(key: string, value: string): boolean {
+    return (this.keys.get(key)?.redact.length ?? 0) > 0 || this.echoRedactions.has(value);
   }
 
   /**

@@ -27,11 +27,10 @@ function agentResponse() {
 }
 
 const DLP = compileDlp({ overrides: {}, patterns: [], allow: [] }, 'salt');
-const HOLD = responseHold(DLP, { enforce: true, policies: false });
 const AWS = join('AKIAPKWXVY2', 'VALZGQ2LM');
 
 /** Relays an SSE answer whose body arrives in `reads`, one chunk each. */
-async function relay(api: ApiKind, reads: string[], judge?: (findings: Finding[]) => RenLayerError | null): Promise<{ result: RelayResult; text: string; writes: string[] }> {
+async function relay(api: ApiKind, reads: string[], judge?: (findings: Finding[]) => RenLayerError | null, dlp = DLP): Promise<{ result: RelayResult; text: string; writes: string[] }> {
   const agent = agentResponse();
   const upstream = {
     statusCode: 200,
@@ -41,7 +40,7 @@ async function relay(api: ApiKind, reads: string[], judge?: (findings: Finding[]
   const result = await relayResponse({
     res: agent.res, api, traceId: 'trc_test', dialect: 'openai', usageInjected: false, maxBuffer: 1 << 20,
     bodies: NO_BODIES, clientGone: () => false,
-    responseDlp: { dlp: DLP, agentId: 'agt', enforce: true, hold: HOLD, ...(judge ? { judge } : {}) },
+    responseDlp: { dlp, agentId: 'agt', enforce: true, hold: responseHold(dlp, { enforce: true, policies: false }), ...(judge ? { judge } : {}) },
   }, upstream, async () => {});
   return { result, text: agent.text(), writes: agent.writes };
 }
@@ -71,6 +70,51 @@ describe('relaySse', () => {
     ]);
     expect(result.dlpBlocked).toBe(true);
     expect(text).not.toContain(AWS);
+  });
+
+  it('scans a repeat that is not the text its deltas carried, and one that grows after the key ended', async () => {
+    const item = { item_id: 'msg_1', output_index: 0, content_index: 0 };
+    const harmless = 'Nothing to see in this perfectly harmless line.';
+    const swapped = `key ${AWS} ${'x'.repeat(harmless.length - AWS.length - 5)}`;
+    expect(swapped).toHaveLength(harmless.length);
+    const differs = await relay('openai_responses', [
+      sse('response.output_text.delta', { ...item, delta: harmless }),
+      sse('response.output_text.done', { ...item, text: swapped }),
+    ]);
+    expect(differs.result.dlpBlocked).toBe(true);
+    expect(differs.text).not.toContain(AWS);
+    const grows = await relay('openai_responses', [
+      sse('response.output_text.done', { ...item, text: 'Hi.' }),
+      sse('response.output_text.done', { ...item, text: `Hi. The key is ${AWS}.` }),
+    ]);
+    expect(grows.result.dlpBlocked).toBe(true);
+    expect(grows.text).not.toContain(AWS);
+  });
+
+  it('tells a long text\'s repeat from another text by the part it no longer holds', async () => {
+    const item = { item_id: 'msg_1', output_index: 0, content_index: 0 };
+    const prose = 'The release went out on time and every check passed in the pipeline. '.repeat(50);
+    const deltas = prose.match(/.{1,100}/gs)!.map((delta) => sse('response.output_text.delta', { ...item, delta }));
+    const same = await relay('openai_responses', [...deltas, sse('response.output_text.done', { ...item, text: prose })]);
+    expect(same.result.dlpBlocked).toBe(false);
+    expect(same.text).toBe([...deltas, sse('response.output_text.done', { ...item, text: prose })].join(''));
+    const other = `Key ${AWS}.${prose.slice(AWS.length + 5)}`;
+    expect(other).toHaveLength(prose.length);
+    const swapped = await relay('openai_responses', [...deltas, sse('response.output_text.done', { ...item, text: other })]);
+    expect(swapped.result.dlpBlocked).toBe(true);
+    expect(swapped.text).not.toContain(AWS);
+  });
+
+  it('redacts a repeat that is not its deltas\' text by its own findings', async () => {
+    const redacting = compileDlp({ overrides: {}, patterns: [], allow: [], actions: { MEDIUM: 'redact' } }, 'salt');
+    const item = { item_id: 'msg_1', output_index: 0, content_index: 0 };
+    const { result, text } = await relay('openai_responses', [
+      sse('response.output_text.delta', { ...item, delta: 'Write to the team about it today.' }),
+      sse('response.output_text.done', { ...item, text: 'Write to anna.berg@nordlicht-logistik.de about it.' }),
+    ], undefined, redacting);
+    expect(result.dlpBlocked).toBe(false);
+    expect(text).not.toContain('anna.berg@nordlicht-logistik.de');
+    expect(text).toContain('[REDACTED:pii.email]');
   });
 
   it('judges response-stage policies once per kind of finding, not once per finding', async () => {

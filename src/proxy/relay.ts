@@ -233,7 +233,7 @@ interface HeldEvent {
 
 /** The bytes of a held event: the original ones, unless usage was stripped or text redacted. */
 function redactEvent(scanner: StreamScanner, h: HeldEvent): Uint8Array {
-  const rewrite = h.deltas.some((d) => scanner.redacts(d.key, d.start, d.end)) || h.echoes.some((e) => scanner.hasRedactions(e.stream));
+  const rewrite = h.deltas.some((d) => scanner.redacts(d.key, d.start, d.end)) || h.echoes.some((e) => scanner.rewritesWhole(e.stream, e.value));
   if (!rewrite) return h.data === h.ev.data ? h.ev.raw : serializeEvent({ event: h.ev.event, data: h.data, id: h.ev.id });
   let json: unknown = JSON.parse(h.data);
   const asText = (fn: (v: string) => string) => (v: unknown) => (typeof v === 'string' ? fn(v) : undefined);
@@ -337,14 +337,11 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
         texts.push(t);
         owners.push(item.deltas);
       }
-      // A repeat of a key's whole text means the key is complete: what no delta carried is
-      // scanned first, then its tail can be judged now.
+      // A repeat of a key's whole text means the key is complete: the repeat is scanned where
+      // it is not the deltas' text (see StreamScanner.echo), then the key's tail is judged now.
       if (item.echoes.length > 0) {
         scan();
-        for (const echo of item.echoes) {
-          const unseen = scanner.unseen(echo);
-          if (unseen) scanner.push([unseen]);
-        }
+        for (const echo of item.echoes) scanner.echo(echo);
         for (const echo of item.echoes) scanner.endKey(echo.stream);
       }
     }
