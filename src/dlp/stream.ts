@@ -188,7 +188,7 @@ export class StreamScanner {
   private readonly keys = new Map<string, KeyState>();
   private readonly seen = new Set<string>();
   private readonly stopping: Map<string, number>;
-  /** Redactions of repeated texts that were not their key's text, scanned on their own (see `echo`). */
+  /** Redactions (maybe none) of repeats that were not their key's text, scanned on their own (see `echo`), by key and text. */
   private readonly echoRedactions = new Map<string, Finding[]>();
   private recorded = 0;
   readonly findings: Finding[] = [];
@@ -295,10 +295,10 @@ export class StreamScanner {
       return;
     }
     const found = scan(this.dlp, [{ path: echo.path, text: echo.value, kind: 'message' }], 'response', this.agentId);
-    const known = new Set(this.findings.map((f) => `${f.class} ${f.hash}`));
-    for (const f of found) if (!known.has(`${f.class} ${f.hash}`)) this.findings.push(f);
-    const redact = found.filter((f) => f.action === 'redact');
-    if (redact.length > 0) this.echoRedactions.set(echo.value, redact);
+    const known = new Set(this.findings.map((f) => `${f.class} ${f.hash} ${f.action}`));
+    for (const f of found) if (!known.has(`${f.class} ${f.hash} ${f.action}`)) this.findings.push(f);
+    // Kept even when empty: the key's spans are offsets into another text and must not apply.
+    this.echoRedactions.set(echoKey(echo.stream, echo.value), found.filter((f) => f.action === 'redact'));
   }
 
   /** Whether `value` begins with exactly the text the key's deltas carried. */
@@ -346,8 +346,8 @@ export class StreamScanner {
 
   /** A key's whole text repeated at the end (Responses API `.done` events), redacted as its deltas were. */
   rewriteWhole(key: string, value: string): string {
-    const own = this.echoRedactions.get(value);
-    if (own) return redactText(value, own);
+    const own = this.echoRedactions.get(echoKey(key, value));
+    if (own) return own.length > 0 ? redactText(value, own) : value;
     const spans = this.keys.get(key)?.redact;
     if (!spans || spans.length === 0) return value;
     return redactText(value, spans.map((s) => ({ class: s.class, location: { path: '', start: s.start, end: s.end } })));
@@ -375,7 +375,8 @@ export class StreamScanner {
 
   /** Whether a repeat of a key's text must be rewritten: the key has redactions, or the repeat its own. */
   rewritesWhole(key: string, value: string): boolean {
-    return (this.keys.get(key)?.redact.length ?? 0) > 0 || this.echoRedactions.has(value);
+    const own = this.echoRedactions.get(echoKey(key, value));
+    return own ? own.length > 0 : (this.keys.get(key)?.redact.length ?? 0) > 0;
   }
 
   /**
@@ -458,6 +459,10 @@ export class StreamScanner {
     }
     k.open = open;
   }
+}
+
+function echoKey(key: string, value: string): string {
+  return `${key}\u0000${value}`;
 }
 
 /** Adds a span to a sorted list of disjoint spans, merging those it overlaps (the earliest one's class names the union). */

@@ -115,6 +115,13 @@ describe('relaySse', () => {
     expect(result.dlpBlocked).toBe(false);
     expect(text).not.toContain('anna.berg@nordlicht-logistik.de');
     expect(text).toContain('[REDACTED:pii.email]');
+    // And a repeat with nothing of its own to redact is not cut by the deltas' redactions.
+    const clean = await relay('openai_responses', [
+      sse('response.output_text.delta', { ...item, delta: 'Write to anna.berg@nordlicht-logistik.de about the shipment today please.' }),
+      sse('response.output_text.done', { ...item, text: 'Write to the whole team about the shipment.' }),
+    ], undefined, redacting);
+    expect(clean.text).toContain('"text":"Write to the whole team about the shipment."');
+    expect(clean.text).not.toContain('anna.berg@nordlicht-logistik.de');
   });
 
   it('judges response-stage policies once per kind of finding, not once per finding', async () => {
