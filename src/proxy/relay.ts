@@ -319,7 +319,7 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
     const items: { ev: SseEvent; final: boolean; deltas: HeldEvent['deltas']; echoes: TextDelta[] }[] = [];
     let texts: TextDelta[] = [];
     let owners: HeldEvent['deltas'][] = [];
-    const scan = () => {
+    const scanPending = () => {
       if (texts.length === 0) return;
       scanner.push(texts).forEach(({ key, end }, i) => {
         owners[i]!.push({ key, end, start: end - texts[i]!.value.length, path: texts[i]!.path });
@@ -340,12 +340,12 @@ async function relaySse(ctx: RelayContext, upstream: Dispatcher.ResponseData, be
       // A repeat of a key's whole text means the key is complete: the repeat is scanned where
       // it is not the deltas' text (see StreamScanner.echo), then the key's tail is judged now.
       if (item.echoes.length > 0) {
-        scan();
+        scanPending();
         for (const echo of item.echoes) scanner.echo(echo);
         for (const echo of item.echoes) scanner.endKey(echo.stream);
       }
     }
-    scan();
+    scanPending();
     judge();
     if (blocked()) return;
     for (const { ev, final, deltas, echoes } of items) {
