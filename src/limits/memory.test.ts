@@ -69,6 +69,18 @@ describe('MemoryLimiter', () => {
     expect((await l.check([perUser], { ...subject, user: 'first' }, SCENARIO_EPOCH_MS)).allowed).toBe(true);
   });
 
+  it('keeps a counter counted again a second later when it must forget others', async () => {
+    const l = new MemoryLimiter({ maxCounters: 10 });
+    const perUser = rule({ scope: 'per_user', limit: 2 });
+    await l.check([perUser], { ...subject, user: 'first' }, SCENARIO_EPOCH_MS);
+    for (let i = 0; i < 8; i++) await l.check([perUser], { ...subject, user: `u${i}` }, SCENARIO_EPOCH_MS);
+    expect((await l.check([perUser], { ...subject, user: 'first' }, SCENARIO_EPOCH_MS + 1_000)).allowed).toBe(true);
+    for (let i = 8; i < 12; i++) await l.check([perUser], { ...subject, user: `u${i}` }, SCENARIO_EPOCH_MS + 1_000);
+    expect(l.size).toBeLessThanOrEqual(10);
+    // "first" has used its 2: forgotten, it would pass again.
+    expect((await l.check([perUser], { ...subject, user: 'first' }, SCENARIO_EPOCH_MS + 1_000)).allowed).toBe(false);
+  });
+
   it('never allows more than the limit in any interval one window long (property)', async () => {
     await fc.assert(
       fc.asyncProperty(

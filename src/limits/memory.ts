@@ -37,7 +37,16 @@ export function chargesFor(rules: readonly LimitRule[], subject: LimitSubject, u
 interface Counter extends Buckets {
   /** When the newest bucket leaves the window; after that the counter holds nothing. */
   idleAt: number;
+  /** When the counter was last moved to the end of the recency order. */
+  movedAt: number;
 }
+
+/**
+ * A touched counter moves to the end of the recency order at most this often. Moving it is a
+ * delete and a set, and a Map that sees them on every call rebuilds its table every few calls;
+ * "least recently used" to the second is all that eviction needs.
+ */
+const RECENCY_MS = 1_000;
 
 export interface MemoryLimiterOptions {
   /**
@@ -52,7 +61,7 @@ export interface MemoryLimiterOptions {
 
 export class MemoryLimiter implements Limiter {
   readonly mode = 'local' as const;
-  /** Insertion order doubles as recency: a touched counter is moved to the end. */
+  /** Insertion order doubles as recency: a touched counter is moved to the end (at most once a second). */
   private readonly counters = new Map<string, Counter>();
   private readonly maxCounters: number;
   private readonly sweepEveryMs: number;
@@ -123,11 +132,16 @@ export class MemoryLimiter implements Limiter {
   private add(key: string, window: LimitWindow, now: number, amount: number): void {
     const g = WINDOW_GEOMETRY[window];
     let c = this.counters.get(key);
-    if (c) this.counters.delete(key);
-    else c = { idx: [], val: [], idleAt: 0 };
+    if (c && Math.abs(now - c.movedAt) >= RECENCY_MS) {
+      this.counters.delete(key);
+      this.counters.set(key, c);
+      c.movedAt = now;
+    } else if (!c) {
+      c = { idx: [], val: [], idleAt: 0, movedAt: now };
+      this.counters.set(key, c);
+    }
     addTo(c, now, g, amount);
     c.idleAt = bucketExpiresAt(c.idx[c.idx.length - 1]!, g);
-    this.counters.set(key, c);
     if (this.counters.size > this.maxCounters) this.evict(now);
   }
 

@@ -9,8 +9,10 @@ import type { LimitRule, LimitScope, LimitSubject } from './types.js';
  * written for this very agent. Limiters filter with it themselves, so the proxy may hand them a
  * tenant's whole list.
  */
-export function applicableRules(rules: readonly LimitRule[], subject: LimitSubject): LimitRule[] {
-  return rules.filter((r) => r.tenantId === subject.tenantId && (r.agentId === null || r.agentId === subject.agentId));
+export function applicableRules(rules: readonly LimitRule[], subject: LimitSubject): readonly LimitRule[] {
+  const applies = (r: LimitRule) => r.tenantId === subject.tenantId && (r.agentId === null || r.agentId === subject.agentId);
+  // The proxy passes rules it has already filtered, and each limiter filters again: no copy then.
+  return rules.every(applies) ? rules : rules.filter(applies);
 }
 
 /**
@@ -48,5 +50,34 @@ export const DEFAULT_KEY_PREFIX = 'rl:';
  * the first one, whatever a user header holds.
  */
 export function counterKey(rule: LimitRule, subject: LimitSubject, prefix: string = DEFAULT_KEY_PREFIX): string {
-  return `${prefix}{${rule.tenantId}}:${rule.id}:${rule.dimension}:${rule.window}:${scopeSubject(rule.scope, subject)}`;
+  const who = subjectId(rule.scope, subject);
+  const last = LAST_KEY.get(rule);
+  // The key's other parts are checked too, in case a caller reuses a rule object edited in place.
+  if (last && last.who === who && last.prefix === prefix && last.id === rule.id && last.tenantId === rule.tenantId
+    && last.scope === rule.scope && last.dimension === rule.dimension && last.window === rule.window) return last.key;
+  const key = `${prefix}{${rule.tenantId}}:${rule.id}:${rule.dimension}:${rule.window}:${scopeSubject(rule.scope, subject)}`;
+  LAST_KEY.set(rule, { who, prefix, id: rule.id, tenantId: rule.tenantId, scope: rule.scope, dimension: rule.dimension, window: rule.window, key });
+  return key;
+}
+
+/**
+ * Each rule's last key: a call's check and its charge name the same counters, and an agent's calls
+ * mostly follow one another, so most keys are found here instead of being built (and collected)
+ * twice a call. Held weakly: a rule dropped by a configuration reload takes its entry with it.
+ */
+const LAST_KEY = new WeakMap<LimitRule, { who: string | null; prefix: string; key: string } & Pick<LimitRule, 'id' | 'tenantId' | 'scope' | 'dimension' | 'window'>>();
+
+/** What tells subjects apart under a scope, as it stands in the subject (no string built). */
+function subjectId(scope: LimitScope, subject: LimitSubject): string | null {
+  switch (scope) {
+    case 'per_agent':
+      return subject.agentId;
+    case 'per_user':
+      // Null and empty share the anonymous bucket, so they share its key.
+      return subject.user === null || subject.user === '' ? null : subject.user;
+    case 'per_tenant':
+      return '';
+    case 'per_key':
+      return subject.keyId;
+  }
 }

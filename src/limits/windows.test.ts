@@ -107,6 +107,22 @@ describe('subjects and keys', () => {
     expect(counterKey(rule({}), { ...subject, user: '{x}' }, 'p:')).toBe('p:{ten_a}:rl_1:requests:minute:u:{x}');
   });
 
+  it('names the right counter when one rule serves subjects in turn, and after the rule is edited', () => {
+    const r = rule({});
+    for (const user of ['alice', 'bob', 'alice', null, '', '-', 'bob']) {
+      expect(counterKey(r, { ...subject, user })).toBe(`rl:{ten_a}:rl_1:requests:minute:${user === null || user === '' ? '-' : `u:${user}`}`);
+    }
+    const agents = rule({ scope: 'per_agent' });
+    expect(counterKey(agents, subject)).toBe('rl:{ten_a}:rl_1:requests:minute:a:agt_1');
+    expect(counterKey(agents, { ...subject, agentId: 'agt_2' })).toBe('rl:{ten_a}:rl_1:requests:minute:a:agt_2');
+    expect(counterKey(agents, subject, 'p:')).toBe('p:{ten_a}:rl_1:requests:minute:a:agt_1');
+    // A rule object changed in place (a test, a caller that reuses it) is named as it now stands.
+    Object.assign(agents, { window: 'hour', dimension: 'tokens' });
+    expect(counterKey(agents, subject)).toBe('rl:{ten_a}:rl_1:tokens:hour:a:agt_1');
+    Object.assign(agents, { scope: 'per_key', id: 'rl_2' });
+    expect(counterKey(agents, subject)).toBe('rl:{ten_a}:rl_2:tokens:hour:k:key_1');
+  });
+
   it('applies a tenant-wide rule to every agent and an agent rule to that agent only', () => {
     const rules = [rule({ id: 'all' }), rule({ id: 'mine', agentId: 'agt_1' }), rule({ id: 'other', agentId: 'agt_2' }), rule({ id: 'foreign', tenantId: 'ten_b' })];
     expect(applicableRules(rules, subject).map((r) => r.id)).toEqual(['all', 'mine']);

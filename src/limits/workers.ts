@@ -98,7 +98,7 @@ function processChannel(): LimiterChannel {
 
 /** A check waiting for the primary, its rules, and the batch it travelled in (set when the batch is sent). */
 interface Pending {
-  rules: LimitRule[];
+  rules: readonly LimitRule[];
   resolve: (d: LimitDecision) => void;
   batch: { timer: NodeJS.Timeout | null; left: number };
 }

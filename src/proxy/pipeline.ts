@@ -78,7 +78,7 @@ interface Call {
   policyIds: string[];
   winningPolicyId: string | null;
   /** The limits that applied, for charging usage at the end, and where they stood. */
-  limitRules: LimitRule[];
+  limitRules: readonly LimitRule[];
   limitStates: LimitState[] | null;
   upstream?: UpstreamTarget;
   status: Status;
