@@ -14,13 +14,12 @@ describe('proxy worker flags', () => {
 });
 
 describe('old generation growth', () => {
-  it('is held to 100 % in a worker and 50 % in a single process, unless the operator chose', () => {
+  it('is held to 50 % past what the last full collection kept, unless the operator chose', () => {
     const set: string[] = [];
-    expect(tuneHeap('worker', ['--heap-growing-percent=80'], (f) => set.push(f))).toBeNull();
-    expect(tuneHeap('single', ['--heap_growing_percent=80'], (f) => set.push(f))).toBeNull();
+    expect(tuneHeap(['--heap-growing-percent=80'], (f) => set.push(f))).toBeNull();
+    expect(tuneHeap(['--heap_growing_percent=80'], (f) => set.push(f))).toBeNull();
     expect(set).toEqual([]);
-    expect(tuneHeap('worker', ['--max-old-space-size=512'], (f) => set.push(f))).toBe('--heap-growing-percent=100');
-    expect(tuneHeap('single', [], (f) => set.push(f))).toBe('--heap-growing-percent=50');
-    expect(set).toEqual(['--heap-growing-percent=100', '--heap-growing-percent=50']);
+    expect(tuneHeap(['--max-old-space-size=512'], (f) => set.push(f))).toBe('--heap-growing-percent=50');
+    expect(set).toEqual(['--heap-growing-percent=50']);
   });
 });

@@ -23,24 +23,20 @@ export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): s
 
 /**
  * How far V8 lets the old generation grow past what its last full collection kept before the
- * next one, unless the operator chose: 100 % in a gateway's workers, 50 % in a single process
- * (a sidecar, `renlayer up`). V8's own choice goes up to 300 % on a machine with memory to spare.
- * A proxy keeps little alive (20–30 MB after a full collection under load) but promotes a few MB
- * a second: V8's choice let each process's heap reach 85–125 MB between collections, 200–245 MB
- * RSS per worker with 1,000 streams or connections open, past the 200 MB a worker is sized for.
- * Held at 50 %, a full collection came every 0.3 s at 3,000 req/s, whose concurrent marking cost
- * more CPU than all the scavenges together (about 130 µs a call, measured with
- * `--trace-gc-nvp`). At 100 % a worker takes a third fewer full collections and 40 µs less GC a
- * call: 16–20 % less CPU a call in five alternated pairs, +10 % req/s in the benchmark, and still
- * at most 174 MB with 1,000 connections. A single process serves all of them alone with V8's
- * 16 MB semi-spaces: it reached 221 MB at 100 % against 200 MB at 50 %, so it keeps 50 %.
- * Read by V8 at each collection, so it is set at run time, in the process that serves. Node
- * refuses the flag in NODE_OPTIONS: an operator gives it to node itself
+ * next one: 50 % here, unless the operator chose (V8's own choice goes up to 300 % on a machine
+ * with memory to spare). A proxy keeps little alive (20–30 MB after a full collection under
+ * load) but promotes a few MB a second, so V8's choice let each process's heap reach 85–125 MB
+ * between collections: 200–245 MB RSS per worker with 1,000 streams or connections open, past
+ * the 200 MB a worker is sized for. At 50 %: 141–161 MB. The cost is a full collection about
+ * every 0.4 s instead of every 2–5 s at 2,500 req/s (mostly marked concurrently; pauses of
+ * 6–8 ms), with no throughput change the benchmark can see. Read by V8 at each collection, so
+ * it is set at run time, in the process that serves (a worker, or the single process of a
+ * sidecar). Node refuses the flag in NODE_OPTIONS: an operator gives it to node itself
  * (`node --heap-growing-percent=0 "$(command -v renlayer)" proxy` restores V8's own choice).
  */
-export function tuneHeap(role: 'worker' | 'single', execArgv: readonly string[] = process.execArgv, set: (flag: string) => void = setFlagsFromString): string | null {
+export function tuneHeap(execArgv: readonly string[] = process.execArgv, set: (flag: string) => void = setFlagsFromString): string | null {
   if (chosen('heap-growing-percent', execArgv, '')) return null;
-  const flag = `--heap-growing-percent=${role === 'worker' ? 100 : 50}`;
+  const flag = '--heap-growing-percent=50';
   set(flag);
   return flag;
 }

@@ -50,7 +50,7 @@ export const proxyCommand: Command = {
       requireServerSecrets(rt.config);
       return runPrimary(rt.log, workers, !args.values['no-migrate'], rt.config.redisUrl);
     }
-    tuneHeap(cluster.isWorker ? 'worker' : 'single');
+    tuneHeap();
     const { db, config } = await openServerDatabase(rt.config, 'proxy');
     const [{ migrate }, { startProxy }] = await Promise.all([import('../db/migrate.js'), import('../proxy/server.js')]);
     // Workers leave migrations to the primary, which ran them before forking.

@@ -59,7 +59,7 @@ export const upCommand: Command = {
   options: { 'no-migrate': { type: 'boolean', description: 'do not apply schema migrations at start' } },
   async run(args) {
     const rt = loadRuntime(null);
-    tuneHeap('single');
+    tuneHeap();
     const [{ startApi }, { migrate }, { startMockUpstream, mockOptionsFromEnv }, { startProxy }] = await Promise.all([
       import('../api/app.js'), import('../db/migrate.js'), import('../mock/server.js'), import('../proxy/server.js'),
     ]);
