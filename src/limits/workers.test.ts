@@ -113,6 +113,48 @@ process.send({ type: 'test:ready' });
     await w.close();
   });
 
+  describe('with more checks waiting than the worker keeps slots for', () => {
+    const primary = new MemoryLimiter();
+    const sent: Parameters<LimiterChannel['send']>[0][] = [];
+    const listeners = new Set<(m: unknown) => void>();
+    const channel: LimiterChannel = { send: (msg) => void sent.push(structuredClone(msg)), on: (_e, l) => listeners.add(l), off: (_e, l) => listeners.delete(l) };
+    const answer = (msg: unknown) => {
+      let out: unknown;
+      answerLimiterMessage(primary, msg, (r) => (out = structuredClone(r)));
+      return out;
+    };
+    const deliver = (reply: unknown) => listeners.forEach((l) => l(reply));
+    const turn = () => new Promise((r) => setImmediate(r));
+
+    it('answers each of 1,500 checks waiting at once with its own count', async () => {
+      const w = new WorkerLimiter({ log: logCapture().log, channel, timeoutMs: 10_000 });
+      const thousand = { ...rule, id: 'thousand', limit: 1000 };
+      const decisions = Promise.all(Array.from({ length: 1500 }, () => w.check([thousand], subject, SCENARIO_EPOCH_MS)));
+      await turn();
+      expect(sent).toHaveLength(1);
+      deliver(answer(sent[0]));
+      const ds = await decisions;
+      expect(ds.filter((d) => d.allowed)).toHaveLength(1000);
+      expect(ds.slice(1000).every((d) => !d.allowed)).toBe(true);
+      await w.close();
+    });
+
+    it('ignores a late answer for a check it answered alone, though a newer check holds its slot', async () => {
+      sent.length = 0;
+      const w = new WorkerLimiter({ log: logCapture().log, channel, timeoutMs: 20 });
+      // Check 1 gets no answer in time and is answered from the worker's own count.
+      expect((await w.check([{ ...rule, id: 'alone', limit: 5 }], subject, SCENARIO_EPOCH_MS)).allowed).toBe(true);
+      const wide = { ...rule, id: 'wide', limit: 5000 };
+      const decisions = Promise.all(Array.from({ length: 1024 }, () => w.check([wide], subject, SCENARIO_EPOCH_MS)));
+      await turn();
+      // The primary's late answer to check 1: full. Check 1025 sits in the same slot.
+      deliver({ type: 'renlayer:limits:reply', answers: [[1, [5000], [30]]] });
+      deliver(answer(sent[1]));
+      expect((await decisions).every((d) => d.allowed)).toBe(true);
+      await w.close();
+    });
+  });
+
   it('answers locally and warns once when the primary does not answer', async () => {
     const { log, warnings } = logCapture();
     const silent: LimiterChannel = { send: () => {}, on: () => {}, off: () => {} };

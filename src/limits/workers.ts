@@ -98,9 +98,47 @@ function processChannel(): LimiterChannel {
 
 /** A check waiting for the primary, its rules, and the batch it travelled in (set when the batch is sent). */
 interface Pending {
+  id: number;
   rules: readonly LimitRule[];
   resolve: (d: LimitDecision) => void;
   batch: { timer: NodeJS.Timeout | null; left: number };
+}
+
+/**
+ * The checks waiting for the primary, by id. Not a Map: a long-lived Map that every call joins
+ * and leaves rebuilds its table every few dozen calls, and the table left behind in the old
+ * generation still points at the calls then waiting, which kept them alive through young-
+ * generation collections (see the in-flight note in proxy/server.ts). Ids grow one by one, so
+ * a slot array indexed by id modulo its length is written in place; an id whose slot is still
+ * taken (a check older by the array's length, waiting out its timeout) goes to a Map instead.
+ */
+class PendingChecks {
+  private readonly slots: (Pending | undefined)[] = new Array(1024).fill(undefined);
+  private readonly overflow = new Map<number, Pending>();
+  size = 0;
+
+  add(p: Pending): void {
+    const i = p.id & (this.slots.length - 1);
+    if (this.slots[i] === undefined) this.slots[i] = p;
+    else this.overflow.set(p.id, p);
+    this.size++;
+  }
+
+  get(id: number): Pending | undefined {
+    const p = this.slots[id & (this.slots.length - 1)];
+    return p?.id === id ? p : this.overflow.get(id);
+  }
+
+  delete(id: number): void {
+    const i = id & (this.slots.length - 1);
+    if (this.slots[i]?.id === id) this.slots[i] = undefined;
+    else if (!this.overflow.delete(id)) return;
+    this.size--;
+  }
+
+  all(): Pending[] {
+    return [...this.slots.filter((p): p is Pending => p !== undefined), ...this.overflow.values()];
+  }
 }
 
 /**
@@ -115,7 +153,7 @@ export class WorkerLimiter implements Limiter {
   private readonly log: Logger;
   private readonly timeoutMs: number;
   private readonly own = new MemoryLimiter();
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingChecks();
   private outbox: Op[] = [];
   private scheduled = false;
   private listening = false;
@@ -145,7 +183,7 @@ export class WorkerLimiter implements Limiter {
     if (applicable.length === 0) return { allowed: true, states: [] };
     const id = ++this.nextId;
     return new Promise((resolve) => {
-      this.pending.set(id, { rules: applicable, resolve, batch: { timer: null, left: 0 } });
+      this.pending.add({ id, rules: applicable, resolve, batch: { timer: null, left: 0 } });
       this.enqueue({ op: 'check', id, counters: applicable.map((r) => counterRef(r, subject)), now });
     });
   }
@@ -159,8 +197,8 @@ export class WorkerLimiter implements Limiter {
   /** Checks still waiting are let through: the worker is shutting down, not deciding. */
   async close(): Promise<void> {
     if (this.scheduled) this.flush();
-    for (const [id, p] of this.pending) {
-      this.settle(id, p);
+    for (const p of this.pending.all()) {
+      this.settle(p.id, p);
       p.resolve({ allowed: true, states: [] });
     }
     await this.own.close();
