@@ -27,9 +27,10 @@ export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): s
  * with memory to spare). A proxy keeps little alive (20–30 MB after a full collection under
  * load) but promotes a few MB a second, so V8's choice let each process's heap reach 85–125 MB
  * between collections: 200–245 MB RSS per worker with 1,000 streams or connections open, past
- * the 200 MB a worker is sized for. At 50 %: 141–161 MB. The cost is a full collection about
- * every 0.4 s instead of every 2–5 s at 2,500 req/s (mostly marked concurrently; pauses of
- * 6–8 ms), with no throughput change the benchmark can see. Read by V8 at each collection, so
+ * the 200 MB a worker is sized for. At 50 %: 141–161 MB. A call promotes about 0.4 KB (it was
+ * 10 KB while the proxy kept a Set of the calls in flight: proxy/server.ts), so a process
+ * serving 4,000 req/s runs a full collection every 2–3 s; at 100 % the GC per call was 17
+ * against 20 µs, for 10 MB more RSS. Read by V8 at each collection, so
  * it is set at run time, in the process that serves (a worker, or the single process of a
  * sidecar). Node refuses the flag in NODE_OPTIONS: an operator gives it to node itself
  * (`node --heap-growing-percent=0 "$(command -v renlayer)" proxy` restores V8's own choice).
