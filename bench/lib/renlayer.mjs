@@ -87,8 +87,10 @@ export async function startRenlayerProxy(db, { port, workers, redisUrl, profileD
     RENLAYER_LOG_LEVEL: 'info',
     ...(redisUrl ? { RENLAYER_REDIS_URL: redisUrl } : {}),
   };
+  // --trace-gc-nvp (workers inherit it): one line per collection, counted by countCollections.
   const proc = startProcess(`renlayer proxy (${workers} worker${workers > 1 ? 's' : ''})`, process.execPath,
-    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), BIN, 'proxy', '--no-migrate'], { env });
+    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--trace-gc-nvp', BIN, 'proxy', '--no-migrate'], { env });
+  countCollections(proc);
   // Every worker listens, then loads its configuration snapshot on its own and says so.
   const count = (msg) => proc.output.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
   await waitForLine(proc, () => count('proxy listening') >= workers && count('configuration snapshot loaded') >= workers, 60_000);
@@ -97,4 +99,28 @@ export async function startRenlayerProxy(db, { port, workers, redisUrl, profileD
     for (let i = 0; i < 50 && childPids(proc.pid).length < workers; i++) await sleep(100);
   }
   return proc;
+}
+
+/**
+ * V8's collections in every process of the target, from --trace-gc-nvp: bytes promoted into the
+ * old generation by scavenges, and full collections. Promotion per call is the regression this
+ * catches: a long-lived collection that every call joins and leaves once made each call's objects
+ * outlive the young generation (8–10 KB promoted a call, a full collection every 0.3 s), which
+ * no CPU profile showed (bench/README.md).
+ */
+function countCollections(proc) {
+  proc.gc = { promoted: 0, scavenges: 0, full: 0 };
+  let partial = '';
+  const onData = (d) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop();
+    for (const l of lines) {
+      if (l.includes('gc=s ')) {
+        proc.gc.scavenges++;
+        const m = /\bpromoted=(\d+)/.exec(l);
+        if (m) proc.gc.promoted += Number(m[1]);
+      } else if (l.includes('gc=mc ')) proc.gc.full++;
+    }
+  };
+  proc.child.stdout.on('data', onData);
 }

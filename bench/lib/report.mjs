@@ -69,6 +69,7 @@ export function markdown(doc) {
   out.push(line('chat, 50 conn: req/s', 'chat-c50', (r) => fmt(r.rps)));
   out.push(line('chat, 50 conn: p50 / p99 ms', 'chat-c50', (r) => `${ms(r.p50_ms)} / ${ms(r.p99_ms)}`));
   out.push(line('chat, 50 conn: CPU cores / RSS MB', 'chat-c50', (r) => `${fmt(r.resources?.cpu_cores, 2)} / ${fmt(r.resources?.rss_peak_mb)}${r.resources?.processes ? ` (${r.resources.processes.filter((p) => p.role !== 'primary').map((p) => fmt(p.rss_peak_mb)).join('+')} per worker)` : ''}`));
+  out.push(line('chat, 50 conn: promoted B a call / full GCs', 'chat-c50', (r) => (r.gc ? `${fmt(r.gc.promoted_bytes_per_call)} / ${r.gc.full_collections}` : ' ')));
   out.push(line('1 conn: added p50 / p99 ms', 'chat-c1', (r) => (r.target === 'mock' ? `(${ms(r.p50_ms)} / ${ms(r.p99_ms)})` : `${ms(r.added_p50_ms)} / ${ms(r.added_p99_ms)}`)));
   out.push(line('SSE 64 deltas: added TTFB p50 / p99 ms', 'stream-ttfb', (r) => (r.target === 'mock' ? `(${ms(r.ttfb_p50_ms)} / ${ms(r.ttfb_p99_ms)})` : `${ms(r.added_ttfb_p50_ms)} / ${ms(r.added_ttfb_p99_ms)}`) + (r.failed ? ` (${r.failed} failed)` : '')));
   out.push(line('SSE 64 deltas: added time to first text p50 / p99 ms', 'stream-ttfb', (r) => (r.target === 'mock' ? `(${ms(r.first_content_p50_ms)} / ${ms(r.first_content_p99_ms)})` : `${ms(r.added_first_content_p50_ms)} / ${ms(r.added_first_content_p99_ms)}`)));

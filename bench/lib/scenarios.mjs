@@ -48,8 +48,14 @@ async function wrkScenario(target, ctx, { name, connections, threads, headers = 
   }
   await runWrk(target.url + PATH, { connections, threads, seconds: ctx.warmup, script });
   const s = sampler(target, ctx).begin();
+  const gc0 = target.proc?.gc && { ...target.proc.gc };
   const r = await runWrk(target.url + PATH, { connections, threads, seconds: ctx.duration, script });
-  return { ...r, ...(baseline ? { mock_baseline: baseline } : {}), resources: s.end() };
+  const gc = gc0 && r.requests > 0 ? {
+    promoted_bytes_per_call: Math.round((target.proc.gc.promoted - gc0.promoted) / r.requests),
+    scavenges: target.proc.gc.scavenges - gc0.scavenges,
+    full_collections: target.proc.gc.full - gc0.full,
+  } : undefined;
+  return { ...r, ...(baseline ? { mock_baseline: baseline } : {}), ...(gc ? { gc } : {}), resources: s.end() };
 }
 
 /** The target's own headers plus the mock's x-mock-* (and whatever the target needs to pass those on). */
