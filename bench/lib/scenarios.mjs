@@ -48,14 +48,27 @@ async function wrkScenario(target, ctx, { name, connections, threads, headers = 
   }
   await runWrk(target.url + PATH, { connections, threads, seconds: ctx.warmup, script });
   const s = sampler(target, ctx).begin();
-  const gc0 = target.proc?.gc && { ...target.proc.gc };
+  const gc = collections(target);
   const r = await runWrk(target.url + PATH, { connections, threads, seconds: ctx.duration, script });
-  const gc = gc0 && r.requests > 0 ? {
-    promoted_bytes_per_call: Math.round((target.proc.gc.promoted - gc0.promoted) / r.requests),
-    scavenges: target.proc.gc.scavenges - gc0.scavenges,
-    full_collections: target.proc.gc.full - gc0.full,
-  } : undefined;
-  return { ...r, ...(baseline ? { mock_baseline: baseline } : {}), ...(gc ? { gc } : {}), resources: s.end() };
+  return { ...r, ...(baseline ? { mock_baseline: baseline } : {}), ...gc.since(r.requests), resources: s.end() };
+}
+
+/**
+ * The target's collections from now on (RenLayer targets count them: lib/renlayer.mjs):
+ * `since(calls)` gives `{gc}` with the bytes promoted per call and the collections, or nothing.
+ */
+function collections(target) {
+  const counts = target.proc?.gc;
+  const at = counts && { ...counts };
+  return {
+    since: (calls) => (at && calls > 0 ? {
+      gc: {
+        promoted_bytes_per_call: Math.round((counts.promoted - at.promoted) / calls),
+        scavenges: counts.scavenges - at.scavenges,
+        full_collections: counts.full - at.full,
+      },
+    } : {}),
+  };
 }
 
 /** The target's own headers plus the mock's x-mock-* (and whatever the target needs to pass those on). */
@@ -112,12 +125,13 @@ export const SCENARIOS = [
     stream: true,
     async run(t, ctx) {
       const s = sampler(t, ctx).begin();
+      const gc = collections(t);
       const r = await sseClient({
         mode: 'streams', url: t.url + PATH, concurrency: 1000, seconds: ctx.streamSeconds, rampMs: STREAM_RAMP_MS, paceMs: STREAM_PACE_MS, stallMs: STALL_MS,
         headers: streamHeaders(t, STREAM_PACE_MS),
         body: chatBody({ stream: true }),
       });
-      return { ...r, pace_ms: STREAM_PACE_MS, ramp_ms: STREAM_RAMP_MS, max_gap_beyond_pace_ms: r.max_gap_ms === null ? null : round(r.max_gap_ms - STREAM_PACE_MS), resources: s.end() };
+      return { ...r, pace_ms: STREAM_PACE_MS, ramp_ms: STREAM_RAMP_MS, max_gap_beyond_pace_ms: r.max_gap_ms === null ? null : round(r.max_gap_ms - STREAM_PACE_MS), ...gc.since(r.streams), resources: s.end() };
     },
   },
   {
